@@ -22,6 +22,11 @@ export interface BackendInfo {
   cudaUnavailableReason?: string;
   /** e.g. "13.0" when compiled with CUDA. */
   cudaRuntimeVersion?: string;
+  /**
+   * Instruction set the CPU dense kernel dispatches to on this machine (chosen at run time; the binary is
+   * built without -march). IAAS_CPU_ISA=generic in the environment forces the portable variant.
+   */
+  cpuIsa: "avx2+fma" | "generic";
 }
 
 /** Kernels the addon implements. Each instance runs one kernel. */
@@ -41,16 +46,32 @@ export interface InstanceOptions {
   layers?: { inFeatures: number; outFeatures: number; weights: Float32Array; bias: Float32Array }[];
 }
 
-/** Phase timings of one execution in nanoseconds (Triton's compute_input / compute_infer / compute_output). */
+/**
+ * Phase timings of one execution in nanoseconds (Triton's compute_input / compute_infer / compute_output).
+ * CPU: compute_input/output only stage buffers that are not 4-byte aligned for float access (else ~0).
+ * CUDA: host-to-device copies / kernels / device-to-host copies, each timed after a stream synchronize.
+ */
 export interface ExecuteTimings {
   computeInputNs: number;
   computeInferNs: number;
   computeOutputNs: number;
+  /** Time from the execute() call to the start of this job on the instance thread (waiting behind others). */
+  queueNs: number;
+  /**
+   * Start and end of the job on the instance thread, CLOCK_MONOTONIC nanoseconds: the same clock as
+   * process.hrtime.bigint(), so Number(process.hrtime.bigint()) can be compared with them.
+   */
+  startNs: number;
+  endNs: number;
 }
 
 /**
  * One execution. Buffers are read/written on the instance's own thread; the caller keeps them alive and
- * untouched until the promise settles (the addon holds references meanwhile).
+ * untouched until the promise settles (the addon holds references meanwhile). Any TypedArray view is
+ * accepted (its byte length counts); alignment is not required. Outputs must not overlap inputs or each other.
+ * Invalid requests reject (never throw) with a TypeError/RangeError naming the field; a failed execution
+ * rejects with an Error whose code is "ERR_IAAS_EXECUTE_FAILED"; execute after close() rejects with code
+ * "ERR_IAAS_INSTANCE_CLOSED".
  * - add_sub_i32: inputs [a, b] INT32 of equal length; outputs [a+b, a-b] of the same byte length.
  * - copy: outputs[i] receives inputs[i] (equal byte lengths).
  * - dense_mlp: inputs [x] FP32 [batch, inFeatures of layer 0]; outputs [y] FP32 [batch, outFeatures of last layer];
@@ -64,15 +85,23 @@ export interface ExecuteRequest {
 
 export interface NativeInstance {
   readonly name: string;
+  readonly kernel: KernelName;
   readonly device: DeviceKind;
+  /** The CUDA ordinal; 0 for cpu. */
   readonly deviceId: number;
   execute(request: ExecuteRequest): Promise<ExecuteTimings>;
-  /** Finishes queued executions, then stops the thread and frees device memory. */
+  /** Finishes queued executions, then stops the thread and frees device memory. Idempotent. */
   close(): Promise<void>;
 }
 
 export interface NativeAddon {
   backendInfo(): BackendInfo;
-  /** Creates an instance with its own thread (and CUDA stream/buffers for "cuda"). Throws on bad options. */
+  /**
+   * Creates an instance with its own thread (and CUDA stream/buffers for "cuda"). Throws TypeError/RangeError
+   * naming the field on bad options, and Error("... CUDA backend not available: <reason>") for "cuda" when
+   * backendInfo().available lacks it. Blocks until the thread has initialised (for CUDA: device context,
+   * stream and weight upload), so initialisation failures throw here. An idle instance does not keep the
+   * process alive; one with executions or a close() in flight does.
+   */
   createInstance(options: InstanceOptions): NativeInstance;
 }

@@ -1,0 +1,205 @@
+#include "instance_core.h"
+
+#include <pthread.h>
+
+#include <stdexcept>
+
+#include "clock.h"
+
+namespace iaas {
+
+InstanceCore::InstanceCore(std::string name, std::unique_ptr<Executor> executor)
+    : name_(std::move(name)), executor_(std::move(executor)) {}
+
+InstanceCore::~InstanceCore() {
+  // Normally joined by Finalize; only reachable unjoined if Start failed before the thread-safe function existed.
+  if (thread_.joinable()) {
+    if (thread_.get_id() == std::this_thread::get_id()) {
+      thread_.detach();
+    } else {
+      thread_.join();
+    }
+  }
+}
+
+std::shared_ptr<InstanceCore> InstanceCore::Start(Napi::Env env, std::string name, std::unique_ptr<Executor> executor) {
+  auto core = std::make_shared<InstanceCore>(std::move(name), std::move(executor));
+  auto* finalizerRef = new std::shared_ptr<InstanceCore>(core);
+  core->tsfn_ = Tsfn::New(env, "iaas:" + core->name_, /*maxQueueSize=*/0, /*initialThreadCount=*/1, core.get(),
+                          &InstanceCore::Finalize, finalizerRef);
+  core->tsfn_.Unref(env);
+  core->thread_ = std::thread([core] { core->ThreadMain(); });
+
+  std::string initError;
+  {
+    std::unique_lock<std::mutex> lock(core->mu_);
+    core->cv_.wait(lock, [&] { return core->initDone_; });
+    initError = core->initError_;
+  }
+  if (!initError.empty()) {
+    // The thread has released the thread-safe function and is exiting; Finalize joins it.
+    core->closing_ = true;
+    core->closed_ = true;
+    throw Napi::Error::New(env, "createInstance(\"" + core->name_ + "\"): " + initError);
+  }
+  return core;
+}
+
+void InstanceCore::ThreadMain() {
+  // Thread names are limited to 15 characters; the instance name identifies it in top/gdb/nsys.
+  pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
+
+  std::string initError;
+  try {
+    executor_->Init();
+  } catch (const std::exception& e) {
+    initError = e.what();
+  } catch (...) {
+    initError = "unknown error while initialising the instance";
+  }
+  if (!initError.empty()) {
+    executor_->Shutdown();
+    tsfn_.Release();
+    std::lock_guard<std::mutex> lock(mu_);
+    initError_ = initError;
+    initDone_ = true;
+    cv_.notify_all();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    initDone_ = true;
+  }
+  cv_.notify_all();
+
+  Job* closeJob = nullptr;
+  bool deliveryFailed = false;
+  for (;;) {
+    Job* job = nullptr;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return abort_ || !queue_.empty(); });
+      if (abort_) break;
+      job = queue_.front();
+      queue_.pop_front();
+    }
+    if (job->isClose) {
+      closeJob = job;
+      break;
+    }
+    job->startNs = MonotonicNs();
+    try {
+      job->timings = executor_->Run(job->buffers);
+      job->ok = true;
+    } catch (const std::exception& e) {
+      job->error = e.what();
+    } catch (...) {
+      job->error = "unknown error during execution";
+    }
+    job->endNs = MonotonicNs();
+    if (tsfn_.NonBlockingCall(job) != napi_ok) {
+      // The environment is shutting down: nobody is left to receive results. The job (holding JS
+      // references that can only be freed on the JS thread) is abandoned with the environment.
+      deliveryFailed = true;
+      break;
+    }
+  }
+
+  executor_->Shutdown();
+  if (closeJob != nullptr && !deliveryFailed) {
+    if (tsfn_.NonBlockingCall(closeJob) != napi_ok) deliveryFailed = true;
+  }
+  bool aborted;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    aborted = abort_;
+  }
+  if (!deliveryFailed && !aborted) tsfn_.Release();
+}
+
+void InstanceCore::Enqueue(Job* job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(job);
+  }
+  cv_.notify_one();
+}
+
+void InstanceCore::Submit(Napi::Env env, std::unique_ptr<Job> job) {
+  job->holdsLoop = true;
+  if (inFlight_++ == 0) tsfn_.Ref(env);
+  job->enqueuedNs = MonotonicNs();
+  Enqueue(job.release());
+}
+
+void InstanceCore::Close(Napi::Env env, napi_deferred deferred) {
+  if (closed_) {
+    if (deferred != nullptr) napi_resolve_deferred(env, deferred, env.Undefined());
+    return;
+  }
+  if (deferred != nullptr) closeWaiters_.push_back(deferred);
+  if (closing_) return;
+  closing_ = true;
+  auto job = std::make_unique<Job>();
+  job->isClose = true;
+  job->holdsLoop = true;
+  if (inFlight_++ == 0) tsfn_.Ref(env);
+  Enqueue(job.release());
+}
+
+void InstanceCore::CloseFromFinalizer() {
+  if (closing_) return;
+  closing_ = true;
+  auto job = std::make_unique<Job>();
+  job->isClose = true;
+  Enqueue(job.release());
+}
+
+void DeliverJob(Napi::Env env, Napi::Function, InstanceCore* core, Job* job) {
+  if (env == nullptr) return;  // environment teardown: see ThreadMain
+  Napi::HandleScope scope(env);
+  core->Settle(env, job);
+  const bool holdsLoop = job->holdsLoop;
+  delete job;
+  if (holdsLoop && --core->inFlight_ == 0) core->tsfn_.Unref(env);
+}
+
+void InstanceCore::Settle(Napi::Env env, Job* job) {
+  for (napi_ref ref : job->keepAlive) napi_delete_reference(env, ref);
+  job->keepAlive.clear();
+
+  if (job->isClose) {
+    closed_ = true;
+    for (napi_deferred d : closeWaiters_) napi_resolve_deferred(env, d, env.Undefined());
+    closeWaiters_.clear();
+    return;
+  }
+  if (job->ok) {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("computeInputNs", Napi::Number::New(env, static_cast<double>(job->timings.computeInputNs)));
+    result.Set("computeInferNs", Napi::Number::New(env, static_cast<double>(job->timings.computeInferNs)));
+    result.Set("computeOutputNs", Napi::Number::New(env, static_cast<double>(job->timings.computeOutputNs)));
+    result.Set("queueNs", Napi::Number::New(env, static_cast<double>(job->startNs - job->enqueuedNs)));
+    result.Set("startNs", Napi::Number::New(env, static_cast<double>(job->startNs)));
+    result.Set("endNs", Napi::Number::New(env, static_cast<double>(job->endNs)));
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    Napi::Error error = Napi::Error::New(env, "execute(\"" + name_ + "\") failed: " + job->error);
+    error.Set("code", Napi::String::New(env, "ERR_IAAS_EXECUTE_FAILED"));
+    napi_reject_deferred(env, job->deferred, error.Value());
+  }
+}
+
+void InstanceCore::Finalize(Napi::Env, std::shared_ptr<InstanceCore>* self, InstanceCore* core) {
+  {
+    // Reached after a normal close (the thread is exiting) or at environment teardown (tell it to stop
+    // after its current job; the thread-safe function stays valid until this returns).
+    std::lock_guard<std::mutex> lock(core->mu_);
+    core->abort_ = true;
+  }
+  core->cv_.notify_all();
+  if (core->thread_.joinable()) core->thread_.join();
+  delete self;
+}
+
+}  // namespace iaas
