@@ -1,0 +1,225 @@
+// Tensors as the client sees them: a name, a KServe datatype, a shape and the elements in the TypedArray
+// that matches the datatype (BYTES: an array of byte strings). Raw wire bytes are wrapped, not copied.
+import {
+  TYPED_ARRAY,
+  elementCount,
+  elementSize,
+  isDataType,
+  type DataType,
+  type FixedDataType,
+  type NumericTypedArray,
+  type TypedArrayFor,
+} from "./protocol/datatypes.ts";
+import { bytesWireSize, decodeBytesElements, encodeBytesElements } from "./protocol/bytes-elements.ts";
+import { fromBf16, fromFp16, toBf16, toFp16 } from "./protocol/half.ts";
+import { jsonToRaw, type JsonScalar } from "./protocol/json-data.ts";
+import { InferenceError } from "./errors.ts";
+
+/** BYTES elements: byte strings, or text (sent UTF-8 encoded). */
+export type BytesData = readonly (Uint8Array | string)[];
+
+/** The element container for each datatype. */
+export type TensorDataFor<T extends DataType> = T extends FixedDataType ? TypedArrayFor[T] : BytesData;
+
+export type TensorData = NumericTypedArray | BytesData;
+
+const utf8 = new TextDecoder("utf-8");
+
+function invalid(message: string): InferenceError {
+  return new InferenceError("invalid_argument", message);
+}
+
+function checkShape(name: string, shape: readonly number[]): number {
+  if (!Array.isArray(shape)) throw invalid(`tensor "${name}": shape must be an array of dimensions`);
+  try {
+    return elementCount(shape);
+  } catch (e) {
+    throw invalid(`tensor "${name}": ${(e as Error).message}`);
+  }
+}
+
+function checkDataType(name: string, datatype: unknown): asserts datatype is DataType {
+  if (!isDataType(datatype)) throw invalid(`tensor "${name}": unknown datatype ${JSON.stringify(datatype)}`);
+}
+
+export class Tensor<T extends DataType = DataType> {
+  readonly name: string;
+  readonly datatype: T;
+  readonly shape: readonly number[];
+  readonly data: TensorDataFor<T>;
+  /** Wire encoding of BYTES data when the tensor was decoded from it (reused by toRaw). */
+  #bytesRaw: Uint8Array | undefined;
+
+  /**
+   * Validates that `data` is the container for `datatype` (BigInt64Array for INT64, Uint16Array for
+   * FP16/BF16 bit patterns, Uint8Array for BOOL, ...) and holds exactly as many elements as `shape` needs.
+   * Throws an InferenceError with code "invalid_argument" otherwise.
+   */
+  constructor(name: string, datatype: T, shape: readonly number[], data: TensorDataFor<T>) {
+    if (typeof name !== "string" || name === "") throw invalid("tensor name must be a non-empty string");
+    checkDataType(name, datatype);
+    const count = checkShape(name, shape);
+    if (datatype === "BYTES") {
+      if (!Array.isArray(data))
+        throw invalid(`tensor "${name}": BYTES data must be an array of Uint8Array or string, got ${describe(data)}`);
+      for (let i = 0; i < data.length; i++) {
+        const e: unknown = data[i];
+        if (typeof e !== "string" && !(e instanceof Uint8Array))
+          throw invalid(`tensor "${name}": BYTES element ${i} is ${describe(e)}, expected Uint8Array or string`);
+      }
+    } else {
+      const ctor = TYPED_ARRAY[datatype as FixedDataType];
+      // TypedArray classes are unrelated to each other (Buffer, a Uint8Array subclass, passes for Uint8Array).
+      if (!(data instanceof ctor))
+        throw invalid(`tensor "${name}": ${datatype} data must be a ${ctor.name}, got ${describe(data)}`);
+    }
+    const length = (data as { length: number }).length;
+    if (length !== count)
+      throw invalid(`tensor "${name}": data has ${length} elements, shape [${shape.join(",")}] needs ${count}`);
+    this.name = name;
+    this.datatype = datatype;
+    this.shape = shape;
+    this.data = data;
+  }
+
+  /**
+   * Wraps raw little-endian wire bytes: a TypedArray view over `raw` when it is aligned for the element
+   * size (no copy), a copy only when it is not. BYTES are split into views of `raw`.
+   */
+  static fromRaw<T extends DataType>(name: string, datatype: T, shape: readonly number[], raw: Uint8Array): Tensor<T> {
+    checkDataType(name, datatype);
+    const count = checkShape(name, shape);
+    if (datatype === "BYTES") {
+      let elements: Uint8Array[];
+      try {
+        elements = decodeBytesElements(raw, count);
+      } catch (e) {
+        throw invalid(`tensor "${name}": ${(e as Error).message}`);
+      }
+      const t = new Tensor(name, datatype, shape, elements as unknown as TensorDataFor<T>);
+      t.#bytesRaw = raw;
+      return t;
+    }
+    const size = elementSize(datatype);
+    if (raw.byteLength !== count * size)
+      throw invalid(
+        `tensor "${name}": ${raw.byteLength} bytes of ${datatype} data, shape [${shape.join(",")}] needs ${count * size}`,
+      );
+    // new Uint8Array(raw) copies into fresh, aligned memory (Buffer#slice would only make another view).
+    const src = raw.byteOffset % size === 0 ? raw : new Uint8Array(raw);
+    const ctor = TYPED_ARRAY[datatype as FixedDataType];
+    return new Tensor(name, datatype, shape, new ctor(src.buffer, src.byteOffset, count) as TensorDataFor<T>);
+  }
+
+  /** FP16/BF16 tensor from float values (rounded to nearest even). */
+  static fromFloat32<T extends "FP16" | "BF16">(
+    name: string,
+    datatype: T,
+    shape: readonly number[],
+    values: ArrayLike<number>,
+  ): Tensor<T> {
+    if (datatype !== "FP16" && datatype !== "BF16") throw invalid(`tensor "${name}": fromFloat32 makes FP16 or BF16, not ${datatype}`);
+    const bits = datatype === "FP16" ? toFp16(values) : toBf16(values);
+    return new Tensor(name, datatype, shape, bits as TensorDataFor<T>);
+  }
+
+  /**
+   * Tensor from JSON-style values (flat or nested arrays of numbers, booleans, bigints, strings), as in
+   * a KServe v2 JSON body. FP16/BF16 take float values. Range and type errors name the element.
+   */
+  static fromJSON<T extends DataType>(name: string, datatype: T, shape: readonly number[], data: unknown): Tensor<T> {
+    checkDataType(name, datatype);
+    const count = checkShape(name, shape);
+    if (datatype === "BYTES") {
+      const flat = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data];
+      return new Tensor(name, datatype, shape, flat as unknown as TensorDataFor<T>);
+    }
+    if (datatype === "FP16" || datatype === "BF16") {
+      const flat = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [data];
+      for (let i = 0; i < flat.length; i++)
+        if (typeof flat[i] !== "number") throw invalid(`tensor "${name}": element ${i} is ${describe(flat[i])}, ${datatype} data must be numbers`);
+      return Tensor.fromFloat32(name, datatype, shape, flat as number[]) as Tensor<T>;
+    }
+    let raw: Buffer;
+    try {
+      raw = jsonToRaw(datatype, data, `tensor "${name}"`, count);
+    } catch (e) {
+      throw invalid((e as Error).message);
+    }
+    return Tensor.fromRaw(name, datatype, shape, raw);
+  }
+
+  /** Element count (product of the shape). */
+  get size(): number {
+    return (this.data as { length: number }).length;
+  }
+
+  /** Bytes on the wire: data bytes, or for BYTES the 4-byte length prefixes plus the element bytes. */
+  get byteSize(): number {
+    if (this.datatype !== "BYTES") return (this.data as NumericTypedArray).byteLength;
+    return this.#bytesRaw?.byteLength ?? bytesWireSize(this.data as BytesData);
+  }
+
+  /** Raw little-endian wire bytes: a view of the data for numeric types (no copy); BYTES are serialized. */
+  toRaw(): Uint8Array {
+    if (this.datatype === "BYTES") return this.#bytesRaw ?? encodeBytesElements(this.data as BytesData);
+    const d = this.data as NumericTypedArray;
+    return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  }
+
+  /**
+   * Values as float32: FP16/BF16 decoded, FP32 returned as is (not a copy), other numeric types converted.
+   * BYTES cannot be converted.
+   */
+  toFloat32(): Float32Array {
+    switch (this.datatype) {
+      case "FP16":
+        return fromFp16(this.data as Uint16Array);
+      case "BF16":
+        return fromBf16(this.data as Uint16Array);
+      case "FP32":
+        return this.data as Float32Array;
+      case "BYTES":
+        throw invalid(`tensor "${this.name}": BYTES data has no float32 view`);
+      case "INT64":
+      case "UINT64": {
+        const d = this.data as BigInt64Array | BigUint64Array;
+        const out = new Float32Array(d.length);
+        for (let i = 0; i < d.length; i++) out[i] = Number(d[i]!);
+        return out;
+      }
+      default:
+        return Float32Array.from(this.data as ArrayLike<number>);
+    }
+  }
+
+  /** BYTES elements decoded as UTF-8 text. */
+  strings(): string[] {
+    if (this.datatype !== "BYTES") throw invalid(`tensor "${this.name}": strings() needs BYTES data, this is ${this.datatype}`);
+    return (this.data as BytesData).map((e) => (typeof e === "string" ? e : utf8.decode(e)));
+  }
+
+  /**
+   * Flat JSON values: numbers, booleans for BOOL, bigints for INT64/UINT64 (write them with
+   * stringifyJson), UTF-8 strings for BYTES, float numbers for FP16/BF16.
+   */
+  toJSONData(): JsonScalar[] {
+    switch (this.datatype) {
+      case "BYTES":
+        return this.strings();
+      case "BOOL":
+        return Array.from(this.data as Uint8Array, (v) => v !== 0);
+      case "FP16":
+      case "BF16":
+        return Array.from(this.toFloat32());
+      default:
+        return Array.from(this.data as ArrayLike<number | bigint>);
+    }
+  }
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (typeof v === "object") return (v as object).constructor?.name ?? "object";
+  return typeof v;
+}

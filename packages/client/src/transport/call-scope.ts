@@ -1,0 +1,61 @@
+// Cancellation and deadlines for one call: merges the caller's AbortSignal with the per-call timeout and
+// turns whichever fired into the right InferenceError. A plain timer (cleared when the call ends) instead
+// of AbortSignal.timeout keeps no timers alive after fast calls under load.
+import type { CallOptions } from "../api.ts";
+import { InferenceError } from "../errors.ts";
+
+export interface CallScope {
+  /** Signal to hand to the transport; undefined when the call can be neither cancelled nor time out. */
+  readonly signal: AbortSignal | undefined;
+  /** The InferenceError for a failure of this call (cancellation and deadline take precedence). */
+  fail(error: unknown): InferenceError;
+  /** Stops the timer and detaches from the caller's signal. */
+  dispose(): void;
+}
+
+export function cancelledError(what: string, reason?: unknown): InferenceError {
+  const why = reason instanceof Error && reason.name !== "AbortError" ? `: ${reason.message}` : "";
+  return new InferenceError("cancelled", `${what} was cancelled${why}`, { cause: reason });
+}
+
+export function deadlineError(what: string, timeoutMs: number): InferenceError {
+  return new InferenceError("deadline_exceeded", `${what}: deadline of ${timeoutMs} ms exceeded`);
+}
+
+const noScope: CallScope = { signal: undefined, fail: (e) => InferenceError.from(e), dispose() {} };
+
+/** Throws a "cancelled" InferenceError at once when the caller's signal is already aborted. */
+export function openCallScope(options: CallOptions, what: string): CallScope {
+  const user = options.signal;
+  const timeoutMs = options.timeoutMs;
+  if (user?.aborted) throw cancelledError(what, user.reason);
+  if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) {
+    if (!user) return noScope;
+    return {
+      signal: user,
+      fail: (e) => (user.aborted ? cancelledError(what, user.reason) : InferenceError.from(e)),
+      dispose() {},
+    };
+  }
+  if (timeoutMs < 0) throw new InferenceError("invalid_argument", `${what}: timeoutMs must be >= 0, got ${timeoutMs}`);
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort(deadlineError(what, timeoutMs));
+  }, timeoutMs);
+  const forward = (): void => controller.abort(user!.reason);
+  user?.addEventListener("abort", forward, { once: true });
+  return {
+    signal: controller.signal,
+    fail(e) {
+      if (timedOut) return deadlineError(what, timeoutMs);
+      if (user?.aborted) return cancelledError(what, user.reason);
+      return InferenceError.from(e);
+    },
+    dispose() {
+      clearTimeout(timer);
+      user?.removeEventListener("abort", forward);
+    },
+  };
+}

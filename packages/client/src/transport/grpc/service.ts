@@ -1,0 +1,32 @@
+// The GRPCInferenceService client constructor, loaded once per process from the shipped .proto files.
+import * as grpc from "@grpc/grpc-js";
+import * as protoLoader from "@grpc/proto-loader";
+import { PROTO_DIR } from "../../protocol/proto-files.ts";
+
+/** How messages look in JS: proto field names; 64-bit integers as decimal strings (exact); enums by name. */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: false,
+  arrays: true,
+  objects: true,
+  oneofs: false,
+  includeDirs: [PROTO_DIR],
+};
+
+/** Triton's limit; grpc-js defaults to 4 MiB on receive, too small for real tensors. */
+export const MAX_MESSAGE_LENGTH = 2 ** 31 - 1;
+
+let ctor: grpc.ServiceClientConstructor | undefined;
+
+export function inferenceServiceClient(): grpc.ServiceClientConstructor {
+  if (!ctor) {
+    const definition = protoLoader.loadSync("grpc_service.proto", LOADER_OPTIONS);
+    const pkg = grpc.loadPackageDefinition(definition) as unknown as {
+      inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
+    };
+    ctor = pkg.inference.GRPCInferenceService;
+  }
+  return ctor;
+}
