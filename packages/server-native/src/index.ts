@@ -1,1 +1,12 @@
-export {};
+// Public API of @iaas/server-native.
+export { startServer, DEFAULT_MODEL_REPOSITORY, type StartServerOptions, type RunningServer } from "./server.ts";
+export { InferenceServer, SUPPORTED_EXTENSIONS, type InferenceServerOptions } from "./core/inference-server.ts";
+export { ServerError, type ServerErrorStatus } from "./core/errors.ts";
+export type * from "./core/types.ts";
+export type { ModelConfig } from "./repository/model-config.ts";
+export type { ModelStatsSnapshot } from "./stats/model-stats.ts";
+export type { BackendInfo, DeviceKind, GpuInfo } from "./native/types.ts";
+export { generateDenseLayers, denseForward, type DenseLayer } from "./backends/dense-mlp-weights.ts";
+
+/** What the native addon was built with and can use on this machine (CPU, CUDA devices). */
+export { backendInfo } from "./native/addon.ts";

@@ -1,0 +1,204 @@
+// The KServe v2 REST front end on node:http: routes each request to the InferenceServer core and
+// writes the answer. Every failure becomes a `{"error": "..."}` reply; nothing a client sends can
+// throw out of the handler.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { stringifyJson } from "@iaas/client/protocol";
+import { ServerError, invalidArg, toServerError } from "../../core/errors.ts";
+import type { InferenceServer } from "../../core/inference-server.ts";
+import { BodyTooLargeError, readBody } from "./body.ts";
+import { HEADER_LENGTH, checkJsonOutputs, decodeInferRequest, encodeInferResponse } from "./infer-codec.ts";
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+export interface HttpFrontendOptions {
+  host: string;
+  port: number;
+  maxBodyBytes?: number;
+  log?: (message: string) => void;
+}
+
+export interface HttpFrontend {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, exact = false): void {
+  const text = exact ? stringifyJson(body) : JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { "Content-Length": 0 });
+  res.end();
+}
+
+function sendError(res: ServerResponse, err: unknown, log: (m: string) => void): void {
+  const e = toServerError(err);
+  if (e.status === "INTERNAL") log(`internal error: ${e.stack ?? e.message}`);
+  if (res.headersSent) {
+    res.destroy(e);
+    return;
+  }
+  const status = err instanceof BodyTooLargeError ? 413 : err instanceof MethodError ? 405 : e.httpStatus;
+  sendJson(res, status, { error: e.message });
+}
+
+class MethodError extends ServerError {
+  readonly allow: string;
+  constructor(method: string, path: string, allow: string) {
+    super("INVALID_ARG", `${method} is not allowed on ${path}; use ${allow}`);
+    this.allow = allow;
+  }
+}
+
+const parseBodyJson = (body: Buffer, what: string): Record<string, unknown> => {
+  if (body.byteLength === 0) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString("utf8"));
+  } catch (err) {
+    throw invalidArg(`failed to parse the ${what} request body as JSON: ${(err as Error).message}`);
+  }
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw invalidArg(`the ${what} request body must be a JSON object`);
+  return v as Record<string, unknown>;
+};
+
+export async function startHttpFrontend(server: InferenceServer, options: HttpFrontendOptions): Promise<HttpFrontend> {
+  const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const log = options.log ?? (() => {});
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const receivedAt = process.hrtime.bigint();
+    const method = req.method ?? "GET";
+    const rawPath = (req.url ?? "/").split("?")[0]!;
+    let segments: string[];
+    try {
+      segments = rawPath.split("/").filter((s) => s !== "").map(decodeURIComponent);
+    } catch {
+      throw invalidArg(`malformed percent-encoding in path '${rawPath}'`);
+    }
+    const expect = (allowed: "GET" | "POST"): void => {
+      if (method !== allowed) throw new MethodError(method, rawPath, allowed);
+    };
+    if (segments[0] !== "v2") throw new ServerError("NOT_FOUND", `no endpoint at ${rawPath}; KServe v2 endpoints start with /v2`);
+    const [, a, b, c, d] = segments;
+
+    if (segments.length === 1) {
+      expect("GET");
+      return sendJson(res, 200, server.serverMetadata());
+    }
+    if (a === "health" && segments.length === 3 && (b === "live" || b === "ready")) {
+      expect("GET");
+      const ok = b === "live" ? server.isLive() : server.isReady();
+      return sendJson(res, ok ? 200 : 400, { [b]: ok });
+    }
+    if (a === "repository") {
+      if (b === "index" && segments.length === 3) {
+        expect("POST");
+        const body = parseBodyJson(await readBody(req, limit), "repository index");
+        if (body.ready !== undefined && typeof body.ready !== "boolean") throw invalidArg("repository index 'ready' must be a boolean");
+        return sendJson(res, 200, await server.repositoryIndex(body.ready === true));
+      }
+      if (b === "models" && c !== undefined && (d === "load" || d === "unload") && segments.length === 5) {
+        expect("POST");
+        const body = parseBodyJson(await readBody(req, limit), `model ${d}`);
+        const params = body.parameters ?? {};
+        if (typeof params !== "object" || params === null || Array.isArray(params)) throw invalidArg(`${d} 'parameters' must be an object`);
+        if (d === "unload") {
+          await server.unloadModel(c);
+        } else {
+          const p = params as Record<string, unknown>;
+          const fileKey = Object.keys(p).find((k) => k.startsWith("file:"));
+          if (fileKey !== undefined) throw new ServerError("UNSUPPORTED", `load parameter '${fileKey}': model file uploads are not supported by this server`);
+          if (p.config !== undefined && typeof p.config !== "string") throw invalidArg("load parameter 'config' must be a string holding ModelConfig JSON");
+          await server.loadModel(c, p.config as string | undefined);
+        }
+        return sendEmpty(res, 200);
+      }
+    }
+    if (a === "models") {
+      if (b === "stats" && segments.length === 3) {
+        expect("GET");
+        return sendJson(res, 200, { model_stats: server.statistics() }, true);
+      }
+      if (b !== undefined) {
+        let version: string | undefined;
+        let rest = segments.slice(3);
+        if (c === "versions") {
+          if (d === undefined) throw new ServerError("NOT_FOUND", `no endpoint at ${rawPath}; a version number must follow 'versions'`);
+          version = d;
+          rest = segments.slice(5);
+        }
+        const action = rest[0];
+        if (rest.length === 0) {
+          expect("GET");
+          return sendJson(res, 200, server.modelMetadata(b, version));
+        }
+        if (rest.length === 1 && action === "ready") {
+          expect("GET");
+          const ready = server.modelReady(b, version);
+          return sendJson(res, ready ? 200 : 400, { name: b, ready });
+        }
+        if (rest.length === 1 && action === "config") {
+          expect("GET");
+          return sendJson(res, 200, server.modelConfig(b, version));
+        }
+        if (rest.length === 1 && action === "stats") {
+          expect("GET");
+          return sendJson(res, 200, { model_stats: server.statistics(b, version) }, true);
+        }
+        if (rest.length === 1 && action === "infer") {
+          expect("POST");
+          return infer(req, res, b, version, receivedAt);
+        }
+      }
+    }
+    throw new ServerError("NOT_FOUND", `no endpoint at ${method} ${rawPath}`);
+  }
+
+  async function infer(req: IncomingMessage, res: ServerResponse, model: string, version: string | undefined, receivedAt: bigint): Promise<void> {
+    // Resolve the model first so an unknown model is a 404 even before the body is read.
+    const meta = server.modelMetadata(model, version);
+    const body = await readBody(req, limit);
+    const headerLength = req.headers[HEADER_LENGTH];
+    const request = decodeInferRequest(server, model, version, body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
+    checkJsonOutputs(meta, request);
+    const response = await server.infer(request, receivedAt);
+    const encoded = encodeInferResponse(response, request);
+    const headers: Record<string, string | number> = { "Content-Type": encoded.contentType, "Content-Length": encoded.byteLength };
+    if (encoded.headerLength !== undefined) headers["Inference-Header-Content-Length"] = encoded.headerLength;
+    res.writeHead(200, headers);
+    res.cork();
+    for (const chunk of encoded.chunks) res.write(chunk);
+    res.end();
+  }
+
+  const http: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof MethodError) res.setHeader("Allow", err.allow);
+      sendError(res, err, log);
+    });
+  });
+  http.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    http.once("error", reject);
+    http.listen(options.port, options.host, () => {
+      http.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  log(`HTTP front end listening on ${options.host}:${port}`);
+
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,129 @@
+// Triton's per-model-version statistics. Counters are bigint (uint64 on the wire); toJSON-style
+// snapshots keep them as bigint so JSON writers can emit them exactly (stringifyJson).
+import type { ExecuteTimings } from "../native/types.ts";
+
+export interface Duration {
+  count: bigint;
+  ns: bigint;
+}
+
+export interface BatchStatsSnapshot {
+  batch_size: bigint;
+  compute_input: Duration;
+  compute_infer: Duration;
+  compute_output: Duration;
+}
+
+export interface ModelStatsSnapshot {
+  name: string;
+  version: string;
+  last_inference: bigint;
+  inference_count: bigint;
+  execution_count: bigint;
+  inference_stats: {
+    success: Duration;
+    fail: Duration;
+    queue: Duration;
+    compute_input: Duration;
+    compute_infer: Duration;
+    compute_output: Duration;
+    cache_hit: Duration;
+    cache_miss: Duration;
+  };
+  batch_stats: BatchStatsSnapshot[];
+  memory_usage: { type: string; id: bigint; byte_size: bigint }[];
+  response_stats: Record<string, never>;
+}
+
+const zero = (): Duration => ({ count: 0n, ns: 0n });
+const add = (d: Duration, ns: bigint, count = 1n): void => {
+  d.count += count;
+  d.ns += ns;
+};
+const copy = (d: Duration): Duration => ({ count: d.count, ns: d.ns });
+const toNs = (n: number): bigint => BigInt(Math.max(0, Math.round(n)));
+
+interface BatchBucket {
+  compute_input: Duration;
+  compute_infer: Duration;
+  compute_output: Duration;
+}
+
+export class ModelStats {
+  readonly name: string;
+  readonly version: string;
+  private lastInference = 0n;
+  private inferenceCount = 0n;
+  private executionCount = 0n;
+  private readonly success = zero();
+  private readonly fail = zero();
+  private readonly queue = zero();
+  private readonly computeInput = zero();
+  private readonly computeInfer = zero();
+  private readonly computeOutput = zero();
+  private readonly batches = new Map<number, BatchBucket>();
+
+  constructor(name: string, version: string) {
+    this.name = name;
+    this.version = version;
+  }
+
+  /** One request that executed alone (batch of `batchSize` elements) and succeeded. */
+  recordSuccess(batchSize: number, requestNs: bigint, queueNs: bigint, timings: ExecuteTimings): void {
+    const input = toNs(timings.computeInputNs);
+    const infer = toNs(timings.computeInferNs);
+    const output = toNs(timings.computeOutputNs);
+    this.lastInference = BigInt(Date.now());
+    this.inferenceCount += BigInt(batchSize);
+    this.executionCount += 1n;
+    add(this.success, requestNs);
+    add(this.queue, queueNs);
+    add(this.computeInput, input);
+    add(this.computeInfer, infer);
+    add(this.computeOutput, output);
+    let bucket = this.batches.get(batchSize);
+    if (bucket === undefined) {
+      bucket = { compute_input: zero(), compute_infer: zero(), compute_output: zero() };
+      this.batches.set(batchSize, bucket);
+    }
+    add(bucket.compute_input, input);
+    add(bucket.compute_infer, infer);
+    add(bucket.compute_output, output);
+  }
+
+  /** A request that reached this model version and failed (validation or execution). */
+  recordFailure(requestNs: bigint): void {
+    this.lastInference = BigInt(Date.now());
+    add(this.fail, requestNs);
+  }
+
+  snapshot(): ModelStatsSnapshot {
+    return {
+      name: this.name,
+      version: this.version,
+      last_inference: this.lastInference,
+      inference_count: this.inferenceCount,
+      execution_count: this.executionCount,
+      inference_stats: {
+        success: copy(this.success),
+        fail: copy(this.fail),
+        queue: copy(this.queue),
+        compute_input: copy(this.computeInput),
+        compute_infer: copy(this.computeInfer),
+        compute_output: copy(this.computeOutput),
+        cache_hit: zero(),
+        cache_miss: zero(),
+      },
+      batch_stats: [...this.batches.entries()]
+        .sort(([a], [b]) => a - b)
+        .map(([size, b]) => ({
+          batch_size: BigInt(size),
+          compute_input: copy(b.compute_input),
+          compute_infer: copy(b.compute_infer),
+          compute_output: copy(b.compute_output),
+        })),
+      memory_usage: [],
+      response_stats: {},
+    };
+  }
+}
