@@ -1,0 +1,88 @@
+// `iaas serve`: the reference server in the foreground until SIGINT/SIGTERM.
+import { Option, type Command } from "commander";
+import { backendInfo, startServer, DEFAULT_MODEL_REPOSITORY } from "@iaas/server-native";
+import type { ListeningEvent } from "../embedded-server.ts";
+import * as parse from "./parsers.ts";
+
+interface ServeFlags {
+  modelRepository: string;
+  host: string;
+  httpPort: number;
+  grpcPort: number;
+  exitOnStdinClose?: boolean;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command("serve")
+    .description("run the reference KServe v2 server (HTTP and gRPC) until SIGINT/SIGTERM")
+    .option("--model-repository <dir>", "model repository directory", DEFAULT_MODEL_REPOSITORY)
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .addOption(new Option("--http-port <port>", "HTTP port (0 picks a free one)").argParser(parse.port).default(8000))
+    .addOption(new Option("--grpc-port <port>", "gRPC port (0 picks a free one)").argParser(parse.port).default(8001))
+    // For `iaas bench`'s embedded server: exit when the parent that holds our stdin goes away.
+    .addOption(new Option("--exit-on-stdin-close").hideHelp())
+    .addHelpText(
+      "after",
+      `
+Once both front ends listen, prints one JSON line to stdout:
+  {"event":"listening","httpUrl":"http://127.0.0.1:8000","grpcUrl":"127.0.0.1:8001","httpPort":8000,"grpcPort":8001,...}
+and a human-readable line to stderr. Exit codes: 0 stopped by a signal, 1 could not start.`,
+    )
+    .action(async (flags: ServeFlags) => {
+      await runServe(flags);
+    });
+}
+
+async function runServe(flags: ServeFlags): Promise<void> {
+  const server = await startServer({
+    host: flags.host,
+    httpPort: flags.httpPort,
+    grpcPort: flags.grpcPort,
+    modelRepository: flags.modelRepository,
+    log: (message) => process.stderr.write(`iaas serve: ${message}\n`),
+  });
+  const info = await backendInfo();
+  const backends = info.available;
+  const gpus = info.gpus.map((g) => `${g.id}: ${g.name}`).join(", ");
+  const event: ListeningEvent = {
+    event: "listening",
+    httpUrl: server.httpUrl,
+    grpcUrl: server.grpcUrl,
+    httpPort: server.httpPort,
+    grpcPort: server.grpcPort,
+    pid: process.pid,
+    modelRepository: flags.modelRepository,
+    backends,
+  };
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+  process.stderr.write(
+    `iaas serve: HTTP ${server.httpUrl}, gRPC ${server.grpcUrl}, models from ${flags.modelRepository}` +
+      `, backends ${backends.join(",")}${gpus ? ` (GPU ${gpus})` : info.cudaUnavailableReason ? ` (no CUDA: ${info.cudaUnavailableReason})` : ""}; Ctrl-C stops\n`,
+  );
+
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = () => {
+      if (stopping) process.exit(1); // a second signal while closing: give up on a clean stop
+      stopping = true;
+      void server.close().then(resolve, (err: unknown) => {
+        process.stderr.write(`iaas serve: error while closing: ${(err as Error).message}\n`);
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+    if (flags.exitOnStdinClose) {
+      const parentGone = () => {
+        if (!stopping) stop();
+      };
+      process.stdin.on("end", parentGone);
+      process.stdin.on("close", parentGone);
+      process.stdin.resume();
+    }
+  });
+  // Open keep-alive connections or a paused stdin must not keep the process up after a clean close.
+  process.exit(process.exitCode ?? 0);
+}
