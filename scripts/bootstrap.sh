@@ -62,6 +62,11 @@ iaas_setup() {
   fi
 
   (cd "$IAAS_ROOT" && "$IAAS_NODE" node_modules/typescript/bin/tsc -b >&2) || iaas_die "TypeScript build failed (tsc -b)"
+  if ! command -v g++ >/dev/null; then
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || iaas_die "g++ is needed to build the native addon (apt-get install g++)"
+    iaas_log "installing g++ with apt-get (needed for the native addon)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++) >&2 || iaas_die "apt-get install g++ failed"
+  fi
   (cd "$IAAS_ROOT" && "$IAAS_NODE" packages/server-native/scripts/build-addon.mjs --if-needed >&2) || iaas_die "native addon build failed"
 
   flock -u 9
