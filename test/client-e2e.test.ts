@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-// By path: @iaas/server-native depends on @iaas/client, so the client cannot list it as a dependency
-// without a workspace cycle. This is its built entry point, exactly what the package name resolves to.
-import { startServer } from "../../server-native/dist/index.js";
+// Lives in the cross-package test/ folder: @iaas/server-native depends on @iaas/client, so the client's
+// own tests cannot depend on the server without a workspace cycle.
+import { startServer } from "@iaas/server-native";
 import {
   DATATYPES,
   InferenceError,
