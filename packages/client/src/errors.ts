@@ -75,25 +75,8 @@ function isGrpcServiceError(e: unknown): e is Error & { code: number; details: s
 }
 
 // Index = gRPC status number.
-const GRPC_CODES: readonly ErrorCode[] = [
-  "unknown", // 0 OK never reaches an error; treat as unknown if it does
-  "cancelled",
-  "unknown",
-  "invalid_argument",
-  "deadline_exceeded",
-  "not_found",
-  "already_exists",
-  "permission_denied",
-  "resource_exhausted",
-  "failed_precondition",
-  "aborted",
-  "out_of_range",
-  "unimplemented",
-  "internal",
-  "unavailable",
-  "data_loss",
-  "unauthenticated",
-];
+// ERROR_CODES lists gRPC's codes 1..16 in order, so a gRPC status indexes this table directly.
+const GRPC_CODES: readonly ErrorCode[] = ["unknown" /* 0 = OK never reaches an error */, ...ERROR_CODES];
 
 /** Error code for a gRPC status number. */
 export function codeForGrpcStatus(status: number): ErrorCode {
