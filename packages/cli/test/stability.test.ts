@@ -43,6 +43,7 @@ test("window statistics: counts, throughput with batch size, percentiles in micr
   assert.equal(s.latencyUs.p50, 50);
   assert.equal(s.latencyUs.p99, 99);
   assert.equal(s.latencyUs.selected.value, 99);
+  assert.equal(windowStats(win, win.durationMs, 4, "avg").latencyUs.selected.value, 50.5, "avg of 1..100 us");
   assert.equal(s.errorCount, 3);
   assert.deepEqual(s.errors, { unavailable: 2, TypeError: 1 });
   assert.equal(win.errorMessages.get("unavailable"), "gone");
@@ -51,7 +52,8 @@ test("window statistics: counts, throughput with batch size, percentiles in micr
 });
 
 test("measurement settings reject values the sweep cannot use", () => {
-  assert.deepEqual(measurementSettings({}), { warmupMs: 1000, windowMs: 2000, maxTrials: 5, stabilityPercentage: 10, percentile: 99 });
+  assert.deepEqual(measurementSettings({}), { warmupMs: 1000, windowMs: 2000, maxTrials: 5, stabilityPercentage: 10, percentile: "avg" });
+  assert.equal(measurementSettings({ percentile: 99.9 }).percentile, 99.9);
   assert.throws(() => measurementSettings({ maxTrials: 2 }), /maxTrials must be an integer >= 3/);
   assert.throws(() => measurementSettings({ percentile: 100 }), /percentile must be between 0 and 100/);
   assert.throws(() => measurementSettings({ windowMs: 0 }), /windowMs/);

@@ -21,7 +21,7 @@ interface BenchFlags {
   windowMs: number;
   maxTrials: number;
   stabilityPercentage: number;
-  percentile: number;
+  percentile: number | "avg";
   inputData: InputDataMode;
   seed: number;
   stringLength: number;
@@ -55,7 +55,7 @@ export function registerBench(program: Command): void {
         .argParser(parse.positiveNumber)
         .default(DEFAULT_MEASUREMENT.stabilityPercentage),
     )
-    .addOption(new Option("--percentile <p>", "latency percentile checked for stability").argParser(parse.percentile).default(DEFAULT_MEASUREMENT.percentile))
+    .addOption(new Option("--percentile <p>", "latency checked for stability: a percentile such as 99, or avg (the mean, as perf_analyzer does by default)").argParser(parse.percentile).default(DEFAULT_MEASUREMENT.percentile))
     .addOption(new Option("--input-data <kind>", "request data").choices(["zero", "random"]).default("zero"))
     .addOption(new Option("--seed <n>", "seed of --input-data random").argParser(parse.integerAtLeast(0)).default(1))
     .addOption(new Option("--string-length <n>", "characters per BYTES element").argParser(parse.integerAtLeast(0)).default(16))
@@ -148,7 +148,7 @@ async function runBench(flags: BenchFlags): Promise<number> {
         ? {
             onWindow: (c: number, s: WindowStats, i: number) =>
               process.stderr.write(
-                `  c=${c} window ${i + 1}: ${s.throughput.toFixed(1)} infer/s, p50 ${s.latencyUs.p50} us, p${s.latencyUs.selected.percentile} ${s.latencyUs.selected.value} us, ${s.requests} requests, ${s.errorCount} errors\n`,
+                `  c=${c} window ${i + 1}: ${s.throughput.toFixed(1)} infer/s, p50 ${s.latencyUs.p50} us, ${s.latencyUs.selected.percentile === "avg" ? "avg" : `p${s.latencyUs.selected.percentile}`} ${s.latencyUs.selected.value} us, ${s.requests} requests, ${s.errorCount} errors\n`,
               ),
           }
         : {}),

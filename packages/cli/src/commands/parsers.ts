@@ -24,7 +24,8 @@ export function positiveNumber(value: string): number {
   return n;
 }
 
-export function percentile(value: string): number {
+export function percentile(value: string): number | "avg" {
+  if (value.trim() === "avg") return "avg";
   const n = Number(value);
   if (value.trim() === "" || !(n > 0 && n < 100)) throw new InvalidArgumentError("expected a percentile between 0 and 100, e.g. 99 or 99.9.");
   return n;

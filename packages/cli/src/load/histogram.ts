@@ -45,11 +45,14 @@ export interface LatencySummary {
   p90: number;
   p95: number;
   p99: number;
-  /** The percentile chosen for stability (--percentile), e.g. { "99.9": 1234 }. */
-  selected: { percentile: number; value: number };
+  /** The latency checked for stability: a percentile (--percentile) or, by default, the average. */
+  selected: { percentile: StabilityLatency; value: number };
 }
 
-export function summarize(h: LatencyHistogram, percentile: number): LatencySummary {
+/** A percentile in (0, 100), or "avg" for the mean latency (perf_analyzer's default). */
+export type StabilityLatency = number | "avg";
+
+export function summarize(h: LatencyHistogram, percentile: StabilityLatency): LatencySummary {
   const empty = h.totalCount === 0;
   const round = (v: number) => Math.round(v * 10) / 10;
   return {
@@ -61,6 +64,6 @@ export function summarize(h: LatencyHistogram, percentile: number): LatencySumma
     p90: h.getValueAtPercentile(90),
     p95: h.getValueAtPercentile(95),
     p99: h.getValueAtPercentile(99),
-    selected: { percentile, value: h.getValueAtPercentile(percentile) },
+    selected: { percentile, value: percentile === "avg" ? (empty ? 0 : h.mean) : h.getValueAtPercentile(percentile) },
   };
 }

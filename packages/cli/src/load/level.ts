@@ -2,7 +2,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InferenceClient, InferOptions, Tensor } from "@iaas/client";
 import { ClosedLoop } from "./closed-loop.ts";
-import { createHistogram, initHistograms } from "./histogram.ts";
+import { createHistogram, initHistograms, type StabilityLatency } from "./histogram.ts";
 import { isStable, STABILITY_WINDOWS } from "./stability.ts";
 import { windowStats, type Window, type WindowStats } from "./window.ts";
 
@@ -15,8 +15,8 @@ export interface MeasurementOptions {
   maxTrials?: number;
   /** Windows agree when max/min <= 1 + this/100. Default 10. */
   stabilityPercentage?: number;
-  /** Latency percentile checked for stability. Default 99. */
-  percentile?: number;
+  /** Latency checked for stability: a percentile, or "avg" (default, as perf_analyzer). */
+  percentile?: StabilityLatency;
 }
 
 export interface LevelOptions extends MeasurementOptions {
@@ -52,13 +52,13 @@ export const DEFAULT_MEASUREMENT: Required<MeasurementOptions> = {
   windowMs: 2000,
   maxTrials: 5,
   stabilityPercentage: 10,
-  percentile: 99,
+  percentile: "avg",
 };
 
 /** Fills defaults and checks ranges; throws a RangeError naming the option. */
 export function measurementSettings(options: MeasurementOptions): Required<MeasurementOptions> {
   const s = { ...DEFAULT_MEASUREMENT };
-  for (const [k, v] of Object.entries(options)) if (v !== undefined && k in s) (s as Record<string, number>)[k] = v as number;
+  for (const [k, v] of Object.entries(options)) if (v !== undefined && k in s) (s as Record<string, unknown>)[k] = v;
   const intAtLeast = (name: string, v: number, min: number) => {
     if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
   };
@@ -66,7 +66,7 @@ export function measurementSettings(options: MeasurementOptions): Required<Measu
   intAtLeast("windowMs", s.windowMs, 1);
   intAtLeast("maxTrials", s.maxTrials, STABILITY_WINDOWS);
   if (!(s.stabilityPercentage > 0)) throw new RangeError(`stabilityPercentage must be > 0, got ${s.stabilityPercentage}`);
-  if (!(s.percentile > 0 && s.percentile < 100)) throw new RangeError(`percentile must be between 0 and 100 (exclusive), got ${s.percentile}`);
+  if (s.percentile !== "avg" && !(s.percentile > 0 && s.percentile < 100)) throw new RangeError(`percentile must be between 0 and 100 (exclusive), got ${s.percentile}`);
   return s;
 }
 

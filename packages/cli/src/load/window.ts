@@ -1,5 +1,5 @@
 // One measurement window: what completed between two rotations of the closed loop.
-import { createHistogram, summarize, HIGHEST_US, type LatencyHistogram, type LatencySummary } from "./histogram.ts";
+import { createHistogram, summarize, HIGHEST_US, type LatencyHistogram, type LatencySummary, type StabilityLatency } from "./histogram.ts";
 
 /** Error code of a failed request: InferenceError's code, else the error's name. */
 export function errorCode(err: unknown): string {
@@ -66,7 +66,7 @@ export interface WindowStats {
   errors: Record<string, number>;
 }
 
-export function windowStats(w: { hist: LatencyHistogram; successes: number; failures: number; errors: Map<string, number> }, durationMs: number, batchSize: number, percentile: number): WindowStats {
+export function windowStats(w: { hist: LatencyHistogram; successes: number; failures: number; errors: Map<string, number> }, durationMs: number, batchSize: number, percentile: StabilityLatency): WindowStats {
   return {
     durationMs: Math.round(durationMs * 1000) / 1000,
     requests: w.successes,

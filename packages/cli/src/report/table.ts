@@ -54,6 +54,6 @@ export function formatBenchHeader(result: BenchResult): string {
   const st = result.settings;
   return (
     `iaas bench: ${server}, model ${m.name}${m.version ? ` v${m.version}` : ""}, batch ${m.batchSize}, inputs ${shapes}; ` +
-    `warm-up ${st.warmupMs} ms, windows ${st.windowMs} ms x <=${st.maxTrials}, stable within ${st.stabilityPercentage}% on throughput and p${st.percentile}`
+    `warm-up ${st.warmupMs} ms, windows ${st.windowMs} ms x <=${st.maxTrials}, stable within ${st.stabilityPercentage}% on throughput and ${st.percentile === "avg" ? "average latency" : `p${st.percentile} latency`}`
   );
 }
