@@ -12,6 +12,16 @@ if (files.length === 0) {
   console.error("run-tests: no test files found");
   process.exit(1);
 }
+// Type-check the tests and examples too: node strips their types without checking them.
+const check = spawnSync(process.execPath, [join(root, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.check.json"], {
+  cwd: root,
+  stdio: "inherit",
+});
+if (check.status !== 0) {
+  console.error("run-tests: type errors in tests or examples (tsc -p tsconfig.check.json)");
+  process.exit(check.status ?? 1);
+}
+
 const args = [
   "--test",
   "--test-concurrency=2",

@@ -204,7 +204,7 @@ describe("errors", () => {
     { name: "INPUT0", datatype: dt0, shape: shape0, data: Array(shape0.reduce((a, b) => a * b, 1)).fill(dt0 === "FP32" ? 1.5 : 1) },
     { name: "INPUT1", datatype: "INT32", shape: [1, 16], data: Array(16).fill(1) },
   ];
-  const cases: [string, () => Promise<ReturnType<typeof http>>, number, RegExp][] = [
+  const cases: [string, () => ReturnType<typeof http>, number, RegExp][] = [
     ["unknown model", () => postJson(base, "/v2/models/nope/infer", { inputs: [] }), 404, /Request for unknown model: 'nope' is not found/],
     ["unknown version", () => http(base, "/v2/models/simple/versions/7"), 404, /'simple' version 7 is not found/],
     ["unknown endpoint", () => http(base, "/v2/nothing/here"), 404, /no endpoint at GET \/v2\/nothing\/here/],
