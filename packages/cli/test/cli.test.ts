@@ -88,7 +88,7 @@ test("iaas serve reports both URLs on one JSON line and stops with exit 0 on SIG
   assert.match(String(event["grpcUrl"]), /127\.0\.0\.1:\d+$/);
   assert.ok((event["httpPort"] as number) > 0 && (event["grpcPort"] as number) > 0);
   const code = await new Promise((resolve) => {
-    child.once("exit", resolve);
+    child.once("close", resolve); // close, not exit: stderr must be drained before it is checked
     child.kill("SIGTERM");
   });
   assert.equal(code, 0);

@@ -55,13 +55,8 @@ async function runServe(flags: ServeFlags): Promise<void> {
     modelRepository: flags.modelRepository,
     backends,
   };
-  process.stdout.write(`${JSON.stringify(event)}\n`);
-  process.stderr.write(
-    `iaas serve: HTTP ${server.httpUrl}, gRPC ${server.grpcUrl}, models from ${flags.modelRepository}` +
-      `, backends ${backends.join(",")}${gpus ? ` (GPU ${gpus})` : info.cudaUnavailableReason ? ` (no CUDA: ${info.cudaUnavailableReason})` : ""}; Ctrl-C stops\n`,
-  );
-
-  await new Promise<void>((resolve) => {
+  // Signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as it reads it.
+  const stopped = new Promise<void>((resolve) => {
     let stopping = false;
     const stop = () => {
       if (stopping) process.exit(1); // a second signal while closing: give up on a clean stop
@@ -83,6 +78,13 @@ async function runServe(flags: ServeFlags): Promise<void> {
       process.stdin.resume();
     }
   });
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+  process.stderr.write(
+    `iaas serve: HTTP ${server.httpUrl}, gRPC ${server.grpcUrl}, models from ${flags.modelRepository}` +
+      `, backends ${backends.join(",")}${gpus ? ` (GPU ${gpus})` : info.cudaUnavailableReason ? ` (no CUDA: ${info.cudaUnavailableReason})` : ""}; Ctrl-C stops\n`,
+  );
+
+  await stopped;
   // Open keep-alive connections or a paused stdin must not keep the process up after a clean close.
   process.exit(process.exitCode ?? 0);
 }
