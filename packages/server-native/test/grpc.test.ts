@@ -5,26 +5,13 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { DATATYPES, jsonToRaw, rawToJson } from "@iaas/client/protocol";
-import { startServer, type RunningServer } from "../src/server.ts";
-import { grpcClient, identityModels, tempRepository, type GrpcTestClient } from "./helpers.ts";
+import { identityModels, serveForSuite } from "./helpers.ts";
 import { JSON_SAMPLES, rawSample } from "./samples.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_MODEL_REPOSITORY } from "../src/server.ts";
 
-const repo = tempRepository({ ...identityModels(), simple: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "simple", "config.pbtxt"), "utf8") });
-let srv: RunningServer;
-let client: GrpcTestClient;
-
-before(async () => {
-  srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
-  client = grpcClient(srv.grpcUrl);
-});
-after(async () => {
-  client.close();
-  await srv.close();
-  repo.remove();
-});
+const ctx = serveForSuite({ ...identityModels(), simple: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "simple", "config.pbtxt"), "utf8") });
 
 async function rejects(p: Promise<unknown>, code: grpc.status, message: RegExp): Promise<void> {
   await assert.rejects(p, (err: grpc.ServiceError) => {
@@ -45,7 +32,7 @@ describe("datatype round trips through identity", () => {
     const model = `identity_${dt.toLowerCase()}`;
     test(`${dt}: raw_input_contents in, raw_output_contents out, bytes identical`, async () => {
       const raw = rawSample(dt);
-      const res = await client.call("ModelInfer", {
+      const res = await ctx.client.call("ModelInfer", {
         model_name: model,
         id: `g-${dt}`,
         inputs: [{ name: "INPUT0", datatype: dt, shape: [3] }],
@@ -61,7 +48,7 @@ describe("datatype round trips through identity", () => {
       test(`${dt}: typed contents in, same bytes out`, async () => {
         const values = JSON_SAMPLES[dt]!;
         const typed = values.map((v) => (typeof v === "bigint" ? v.toString() : dt === "BYTES" ? Buffer.from(v as string) : v));
-        const res = await client.call("ModelInfer", {
+        const res = await ctx.client.call("ModelInfer", {
           model_name: model,
           inputs: [{ name: "INPUT0", datatype: dt, shape: [values.length], contents: { [CONTENTS_FIELD[dt]!]: typed } }],
         });
@@ -75,7 +62,7 @@ describe("datatype round trips through identity", () => {
 test("simple: sums and differences over gRPC", async () => {
   const a = Int32Array.from({ length: 16 }, (_, i) => i * 3);
   const b = Int32Array.from({ length: 16 }, (_, i) => 100 - i);
-  const res = await client.call("ModelInfer", {
+  const res = await ctx.client.call("ModelInfer", {
     model_name: "simple",
     inputs: [
       { name: "INPUT0", datatype: "INT32", shape: [1, 16] },
@@ -89,7 +76,7 @@ test("simple: sums and differences over gRPC", async () => {
 });
 
 test("ModelStreamInfer answers each request in-band, errors included", async () => {
-  const call = client.raw.ModelStreamInfer();
+  const call = ctx.client.raw.ModelStreamInfer();
   const responses: any[] = [];
   const done = new Promise<void>((resolve, reject) => {
     call.on("data", (r: any) => responses.push(r));
@@ -108,31 +95,31 @@ test("ModelStreamInfer answers each request in-band, errors included", async () 
 });
 
 test("metadata, readiness, config and health", async () => {
-  assert.deepEqual(await client.call("ServerLive", {}), { live: true });
-  assert.deepEqual(await client.call("ServerReady", {}), { ready: true });
-  const meta = await client.call("ServerMetadata", {});
+  assert.deepEqual(await ctx.client.call("ServerLive", {}), { live: true });
+  assert.deepEqual(await ctx.client.call("ServerReady", {}), { ready: true });
+  const meta = await ctx.client.call("ServerMetadata", {});
   assert.equal(meta.name, "iaas");
   assert.ok(meta.extensions.includes("binary_tensor_data"));
-  const mm = await client.call("ModelMetadata", { name: "simple", version: "" });
+  const mm = await ctx.client.call("ModelMetadata", { name: "simple", version: "" });
   assert.deepEqual(mm.inputs[0], { name: "INPUT0", datatype: "INT32", shape: ["-1", "16"] });
   assert.equal(mm.platform, "simple");
-  assert.deepEqual(await client.call("ModelReady", { name: "simple", version: "1" }), { ready: true });
-  assert.deepEqual(await client.call("ModelReady", { name: "nope", version: "" }), { ready: false });
-  const cfg = await client.call("ModelConfig", { name: "simple", version: "" });
+  assert.deepEqual(await ctx.client.call("ModelReady", { name: "simple", version: "1" }), { ready: true });
+  assert.deepEqual(await ctx.client.call("ModelReady", { name: "nope", version: "" }), { ready: false });
+  const cfg = await ctx.client.call("ModelConfig", { name: "simple", version: "" });
   assert.equal(cfg.config.max_batch_size, 8);
   assert.equal(cfg.config.input[1].data_type, "TYPE_INT32");
   assert.deepEqual(cfg.config.input[1].dims, ["16"]);
-  assert.deepEqual(await client.health(), { status: "SERVING" });
-  await rejects(client.health("other.Service"), grpc.status.NOT_FOUND, /unknown service 'other.Service'/);
-  const index = await client.call("RepositoryIndex", { ready: true });
+  assert.deepEqual(await ctx.client.health(), { status: "SERVING" });
+  await rejects(ctx.client.health("other.Service"), grpc.status.NOT_FOUND, /unknown service 'other.Service'/);
+  const index = await ctx.client.call("RepositoryIndex", { ready: true });
   assert.ok(index.models.some((m: any) => m.name === "simple" && m.state === "READY" && m.version === "1"));
 });
 
 describe("errors", () => {
-  test("unknown model -> NOT_FOUND", () => rejects(client.call("ModelInfer", { model_name: "nope" }), grpc.status.NOT_FOUND, /Request for unknown model: 'nope' is not found/));
+  test("unknown model -> NOT_FOUND", () => rejects(ctx.client.call("ModelInfer", { model_name: "nope" }), grpc.status.NOT_FOUND, /Request for unknown model: 'nope' is not found/));
   test("wrong shape -> INVALID_ARGUMENT", () =>
     rejects(
-      client.call("ModelInfer", {
+      ctx.client.call("ModelInfer", {
         model_name: "simple",
         inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1, 15] }, { name: "INPUT1", datatype: "INT32", shape: [1, 16] }],
         raw_input_contents: [Buffer.alloc(60), Buffer.alloc(64)],
@@ -142,13 +129,13 @@ describe("errors", () => {
     ));
   test("wrong datatype -> INVALID_ARGUMENT", () =>
     rejects(
-      client.call("ModelInfer", { model_name: "identity_int32", inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1] }], raw_input_contents: [Buffer.alloc(4)] }),
+      ctx.client.call("ModelInfer", { model_name: "identity_int32", inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1] }], raw_input_contents: [Buffer.alloc(4)] }),
       grpc.status.INVALID_ARGUMENT,
       /data-type is 'FP32', but model 'identity_int32' expects 'INT32'/,
     ));
   test("contents and raw_input_contents together -> INVALID_ARGUMENT", () =>
     rejects(
-      client.call("ModelInfer", {
+      ctx.client.call("ModelInfer", {
         model_name: "identity_int32",
         inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1], contents: { int_contents: [1] } }],
         raw_input_contents: [Buffer.alloc(4)],
@@ -158,25 +145,25 @@ describe("errors", () => {
     ));
   test("typed contents in the wrong field -> INVALID_ARGUMENT", () =>
     rejects(
-      client.call("ModelInfer", { model_name: "identity_int32", inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1], contents: { fp32_contents: [1] } }] }),
+      ctx.client.call("ModelInfer", { model_name: "identity_int32", inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1], contents: { fp32_contents: [1] } }] }),
       grpc.status.INVALID_ARGUMENT,
       /datatype INT32 expects 'int_contents', but 'fp32_contents' is set/,
     ));
   test("FP16 typed contents -> INVALID_ARGUMENT", () =>
     rejects(
-      client.call("ModelInfer", { model_name: "identity_fp16", inputs: [{ name: "INPUT0", datatype: "FP16", shape: [1], contents: { fp32_contents: [1] } }] }),
+      ctx.client.call("ModelInfer", { model_name: "identity_fp16", inputs: [{ name: "INPUT0", datatype: "FP16", shape: [1], contents: { fp32_contents: [1] } }] }),
       grpc.status.INVALID_ARGUMENT,
       /FP16 data cannot be sent as typed contents; use raw_input_contents/,
     ));
   test("raw byte size mismatch -> INVALID_ARGUMENT", () =>
     rejects(
-      client.call("ModelInfer", { model_name: "identity_fp64", inputs: [{ name: "INPUT0", datatype: "FP64", shape: [2] }], raw_input_contents: [Buffer.alloc(15)] }),
+      ctx.client.call("ModelInfer", { model_name: "identity_fp64", inputs: [{ name: "INPUT0", datatype: "FP64", shape: [2] }], raw_input_contents: [Buffer.alloc(15)] }),
       grpc.status.INVALID_ARGUMENT,
       /input byte size mismatch for input 'INPUT0' for model 'identity_fp64'. Expected 16, got 15/,
     ));
   test("unsupported RPCs -> UNIMPLEMENTED", async () => {
-    await rejects(client.call("SystemSharedMemoryStatus", {}), grpc.status.UNIMPLEMENTED, /SystemSharedMemoryStatus is not implemented/);
-    await rejects(client.call("LogSettings", {}), grpc.status.UNIMPLEMENTED, /LogSettings is not implemented/);
+    await rejects(ctx.client.call("SystemSharedMemoryStatus", {}), grpc.status.UNIMPLEMENTED, /SystemSharedMemoryStatus is not implemented/);
+    await rejects(ctx.client.call("LogSettings", {}), grpc.status.UNIMPLEMENTED, /LogSettings is not implemented/);
   });
   test("the server still answers after malformed requests", async () => {
     const bad = [
@@ -187,8 +174,8 @@ describe("errors", () => {
       { model_name: "identity_int32", inputs: [{ name: "INPUT0", datatype: "INT32", shape: [2] }], raw_input_contents: [Buffer.alloc(8), Buffer.alloc(8)] },
       { model_name: "simple", inputs: [] },
     ];
-    for (const req of bad) await rejects(client.call("ModelInfer", req), grpc.status.INVALID_ARGUMENT, /./);
-    const res = await client.call("ModelInfer", { model_name: "identity_int8", inputs: [{ name: "INPUT0", datatype: "INT8", shape: [2] }], raw_input_contents: [Buffer.from([1, 255])] });
+    for (const req of bad) await rejects(ctx.client.call("ModelInfer", req), grpc.status.INVALID_ARGUMENT, /./);
+    const res = await ctx.client.call("ModelInfer", { model_name: "identity_int8", inputs: [{ name: "INPUT0", datatype: "INT8", shape: [2] }], raw_input_contents: [Buffer.from([1, 255])] });
     assert.deepEqual([...res.raw_output_contents[0]], [1, 255]);
   });
 });

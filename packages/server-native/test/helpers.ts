@@ -5,7 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { after, before } from "node:test";
 import { DATATYPES, PROTO_DIR, PROTO_FILES, toConfigDataType } from "@iaas/client/protocol";
+import { startServer, type RunningServer } from "../src/server.ts";
 
 /** A throw-away model repository; `models` maps folder name -> config.pbtxt text. */
 export function tempRepository(models: Record<string, string>): { dir: string; remove(): void } {
@@ -100,6 +102,35 @@ export function grpcClient(address: string): GrpcTestClient {
     close: () => {
       client.close();
       health.close();
+    },
+  };
+}
+
+/**
+ * A server on a throw-away repository for the enclosing test file or suite, with a raw gRPC client:
+ * started in `before`, closed (client, server, repository) in `after`.
+ */
+export function serveForSuite(models: Record<string, string>): { readonly srv: RunningServer; readonly client: GrpcTestClient } {
+  const repo = tempRepository(models);
+  let srv: RunningServer | undefined;
+  let client: GrpcTestClient | undefined;
+  before(async () => {
+    srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
+    client = grpcClient(srv.grpcUrl);
+  });
+  after(async () => {
+    client?.close();
+    await srv?.close();
+    repo.remove();
+  });
+  return {
+    get srv() {
+      if (!srv) throw new Error("serveForSuite: server not started yet (use it inside tests)");
+      return srv;
+    },
+    get client() {
+      if (!client) throw new Error("serveForSuite: client not created yet (use it inside tests)");
+      return client;
     },
   };
 }

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { parseJson } from "@iaas/client/protocol";
-import { startServer, type RunningServer } from "../src/server.ts";
-import { binaryBody, grpcClient, http, identityConfig, postJson, tempRepository, type GrpcTestClient } from "./helpers.ts";
+import { startServer } from "../src/server.ts";
+import { binaryBody, http, identityConfig, postJson, serveForSuite, tempRepository } from "./helpers.ts";
 
 const MLP = `name: "mlp"
 backend: "dense_mlp"
@@ -28,19 +28,7 @@ const mlpOverride = (count: number, extra: object = {}) =>
     ...extra,
   });
 
-const repo = tempRepository({ mlp: MLP, ident: identityConfig("ident", "TYPE_INT32") });
-let srv: RunningServer;
-let client: GrpcTestClient;
-
-before(async () => {
-  srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
-  client = grpcClient(srv.grpcUrl);
-});
-after(async () => {
-  client.close();
-  await srv.close();
-  repo.remove();
-});
+const ctx = serveForSuite({ mlp: MLP, ident: identityConfig("ident", "TYPE_INT32") });
 
 const BATCH = 16;
 const input = Buffer.from(new Float32Array(BATCH * 256).fill(0.25).buffer);
@@ -50,24 +38,24 @@ async function mlpInfer(): Promise<number> {
     { inputs: [{ name: "X", datatype: "FP32", shape: [BATCH, 256], parameters: { binary_data_size: input.byteLength } }], parameters: { binary_data_output: true } },
     [input],
   );
-  const r = await http(srv.httpUrl, "/v2/models/mlp/infer", { body, headers: { "Inference-Header-Content-Length": String(headerLength) } });
+  const r = await http(ctx.srv.httpUrl, "/v2/models/mlp/infer", { body, headers: { "Inference-Header-Content-Length": String(headerLength) } });
   return r.status;
 }
 
 /** Four requests handed to the core in one tick, so they reach the scheduler together. */
 async function burstOfFour(): Promise<void> {
   const request = { model: "mlp", inputs: [{ name: "X", datatype: "FP32", shape: [BATCH, 256], data: input }] };
-  const results = await Promise.all([1, 2, 3, 4].map(() => srv.server.infer(request)));
+  const results = await Promise.all([1, 2, 3, 4].map(() => ctx.srv.server.infer(request)));
   for (const r of results) assert.deepEqual(r.outputs[0]!.shape, [BATCH, 16]);
 }
 
 async function mlpStats(): Promise<{ count: bigint; queueNs: bigint; inferNs: bigint }> {
-  const s = (parseJson((await http(srv.httpUrl, "/v2/models/mlp/stats")).body.toString()) as any).model_stats[0];
+  const s = (parseJson((await http(ctx.srv.httpUrl, "/v2/models/mlp/stats")).body.toString()) as any).model_stats[0];
   const big = (v: number | bigint) => BigInt(v);
   return { count: big(s.execution_count), queueNs: big(s.inference_stats.queue.ns), inferNs: big(s.inference_stats.compute_infer.ns) };
 }
 
-const load = (model: string, parameters?: object) => postJson(srv.httpUrl, `/v2/repository/models/${model}/load`, parameters ? { parameters } : {});
+const load = (model: string, parameters?: object) => postJson(ctx.srv.httpUrl, `/v2/repository/models/${model}/load`, parameters ? { parameters } : {});
 
 test("load with a config override changes the instance count, visible in config and in concurrent execution", async () => {
   // One instance: 4 simultaneous requests run one after another, so later ones wait in the queue.
@@ -79,7 +67,7 @@ test("load with a config override changes the instance count, visible in config 
 
   const r = await load("mlp", { config: mlpOverride(4) });
   assert.equal(r.status, 200, r.body.toString());
-  const cfg = (await http(srv.httpUrl, "/v2/models/mlp/config")).json();
+  const cfg = (await http(ctx.srv.httpUrl, "/v2/models/mlp/config")).json();
   assert.deepEqual(cfg.instance_group, [{ name: "mlp_0", kind: "KIND_CPU", count: 4, gpus: [] }]);
 
   // Four instances: every request is dispatched at once (statistics restart with the new model).
@@ -93,10 +81,10 @@ test("load with a config override changes the instance count, visible in config 
 test("requests in flight during a reload complete on the old instances", async () => {
   const inflight = Array.from({ length: 6 }, () => mlpInfer());
   await new Promise((resolve) => setTimeout(resolve, 1));
-  const reload = client.call("RepositoryModelLoad", { model_name: "mlp", parameters: { config: { string_param: mlpOverride(2) } } });
+  const reload = ctx.client.call("RepositoryModelLoad", { model_name: "mlp", parameters: { config: { string_param: mlpOverride(2) } } });
   assert.deepEqual(await Promise.all(inflight), [200, 200, 200, 200, 200, 200]);
   await reload;
-  const cfg = await client.call("ModelConfig", { name: "mlp", version: "" });
+  const cfg = await ctx.client.call("ModelConfig", { name: "mlp", version: "" });
   assert.equal(cfg.config.instance_group[0].count, 2);
   assert.equal(await mlpInfer(), 200);
 });
@@ -109,26 +97,26 @@ test("a bad override is rejected naming the JSON path, and the loaded model keep
   assert.match(r2.json().error, /at dynamic_batching: dynamic batching is not implemented yet/);
   const r3 = await load("mlp", { config: mlpOverride(1, { parameters: { layer_sizes: { string_value: "256,x" } } }) });
   assert.match(r3.json().error, /at parameters\["layer_sizes"\]: parameter 'layer_sizes' must list at least 2 integers/);
-  assert.equal((await http(srv.httpUrl, "/v2/models/mlp/ready")).status, 200);
-  assert.equal((await http(srv.httpUrl, "/v2/models/mlp/config")).json().instance_group[0].count, 2);
+  assert.equal((await http(ctx.srv.httpUrl, "/v2/models/mlp/ready")).status, 200);
+  assert.equal((await http(ctx.srv.httpUrl, "/v2/models/mlp/config")).json().instance_group[0].count, 2);
   assert.equal(await mlpInfer(), 200);
 });
 
 test("unload, index and load again", async () => {
-  assert.equal((await postJson(srv.httpUrl, "/v2/repository/models/ident/unload", {})).status, 200);
-  assert.equal((await http(srv.httpUrl, "/v2/models/ident/ready")).status, 400);
-  const r = await postJson(srv.httpUrl, "/v2/models/ident/infer", { inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1], data: [1] }] });
+  assert.equal((await postJson(ctx.srv.httpUrl, "/v2/repository/models/ident/unload", {})).status, 200);
+  assert.equal((await http(ctx.srv.httpUrl, "/v2/models/ident/ready")).status, 400);
+  const r = await postJson(ctx.srv.httpUrl, "/v2/models/ident/infer", { inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1], data: [1] }] });
   assert.equal(r.status, 503);
   assert.match(r.json().error, /'ident' is not ready \(unavailable: unloaded\)/);
-  const index = (await postJson(srv.httpUrl, "/v2/repository/index", {})).json();
+  const index = (await postJson(ctx.srv.httpUrl, "/v2/repository/index", {})).json();
   assert.deepEqual(index.find((m: any) => m.name === "ident"), { name: "ident", state: "UNAVAILABLE", reason: "unloaded" });
-  assert.equal((await postJson(srv.httpUrl, "/v2/repository/index", { ready: true })).json().some((m: any) => m.name === "ident"), false);
-  assert.deepEqual(await client.call("ModelReady", { name: "ident", version: "" }), { ready: false });
+  assert.equal((await postJson(ctx.srv.httpUrl, "/v2/repository/index", { ready: true })).json().some((m: any) => m.name === "ident"), false);
+  assert.deepEqual(await ctx.client.call("ModelReady", { name: "ident", version: "" }), { ready: false });
 
-  await client.call("RepositoryModelLoad", { model_name: "ident" });
-  const ok = await postJson(srv.httpUrl, "/v2/models/ident/infer", { inputs: [{ name: "INPUT0", datatype: "INT32", shape: [2], data: [1, -1] }] });
+  await ctx.client.call("RepositoryModelLoad", { model_name: "ident" });
+  const ok = await postJson(ctx.srv.httpUrl, "/v2/models/ident/infer", { inputs: [{ name: "INPUT0", datatype: "INT32", shape: [2], data: [1, -1] }] });
   assert.deepEqual(ok.json().outputs[0].data, [1, -1]);
-  assert.equal((await http(srv.httpUrl, "/v2/health/ready")).status, 200);
+  assert.equal((await http(ctx.srv.httpUrl, "/v2/health/ready")).status, 200);
 });
 
 test("load errors: unknown model, file uploads, non-string config", async () => {
@@ -140,8 +128,8 @@ test("load errors: unknown model, file uploads, non-string config", async () => 
   assert.match(files.json().error, /file:1\/model.bin/);
   const notString = await load("ident", { config: { name: "ident" } });
   assert.equal(notString.status, 400);
-  await assert.rejects(client.call("RepositoryModelLoad", { model_name: "nope" }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
-  await assert.rejects(client.call("RepositoryModelUnload", { model_name: "nope" }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+  await assert.rejects(ctx.client.call("RepositoryModelLoad", { model_name: "nope" }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
+  await assert.rejects(ctx.client.call("RepositoryModelUnload", { model_name: "nope" }), (e: grpc.ServiceError) => e.code === grpc.status.NOT_FOUND);
 });
 
 test("a broken model fails start (naming file and line), or with strictModelLoad: false leaves the server not ready", async () => {

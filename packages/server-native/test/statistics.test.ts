@@ -5,22 +5,10 @@ import { after, before, test } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseJson } from "@iaas/client/protocol";
-import { DEFAULT_MODEL_REPOSITORY, startServer, type RunningServer } from "../src/server.ts";
-import { grpcClient, http, postJson, tempRepository, type GrpcTestClient } from "./helpers.ts";
+import { DEFAULT_MODEL_REPOSITORY } from "../src/server.ts";
+import { http, postJson, serveForSuite } from "./helpers.ts";
 
-const repo = tempRepository({ simple: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "simple", "config.pbtxt"), "utf8") });
-let srv: RunningServer;
-let client: GrpcTestClient;
-
-before(async () => {
-  srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
-  client = grpcClient(srv.grpcUrl);
-});
-after(async () => {
-  client.close();
-  await srv.close();
-  repo.remove();
-});
+const ctx = serveForSuite({ simple: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "simple", "config.pbtxt"), "utf8") });
 
 const toBig = (v: unknown): unknown => {
   if (typeof v === "number" || typeof v === "bigint" || (typeof v === "string" && /^\d+$/.test(v))) return BigInt(v as never);
@@ -34,7 +22,7 @@ test("statistics count every request and agree between HTTP and gRPC", async () 
   const httpBatches = [1, 2, 2, 1, 3];
   for (const b of httpBatches) {
     const data = Array(16 * b).fill(b);
-    const r = await postJson(srv.httpUrl, "/v2/models/simple/infer", {
+    const r = await postJson(ctx.srv.httpUrl, "/v2/models/simple/infer", {
       inputs: [
         { name: "INPUT0", datatype: "INT32", shape: [b, 16], data },
         { name: "INPUT1", datatype: "INT32", shape: [b, 16], data },
@@ -43,19 +31,19 @@ test("statistics count every request and agree between HTTP and gRPC", async () 
     assert.equal(r.status, 200);
   }
   for (let i = 0; i < 2; i++) {
-    await client.call("ModelInfer", {
+    await ctx.client.call("ModelInfer", {
       model_name: "simple",
       inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1, 16] }, { name: "INPUT1", datatype: "INT32", shape: [1, 16] }],
       raw_input_contents: [Buffer.alloc(64), Buffer.alloc(64)],
     });
   }
-  const bad = await postJson(srv.httpUrl, "/v2/models/simple/infer", { inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1, 3], data: [1, 2, 3] }] });
+  const bad = await postJson(ctx.srv.httpUrl, "/v2/models/simple/infer", { inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1, 3], data: [1, 2, 3] }] });
   assert.equal(bad.status, 400);
 
-  const overHttp = await http(srv.httpUrl, "/v2/models/simple/stats");
+  const overHttp = await http(ctx.srv.httpUrl, "/v2/models/simple/stats");
   assert.equal(overHttp.status, 200);
   const httpStats = (parseJson(overHttp.body.toString()) as any).model_stats;
-  const grpcStats = (await client.call("ModelStatistics", { name: "simple", version: "" })).model_stats;
+  const grpcStats = (await ctx.client.call("ModelStatistics", { name: "simple", version: "" })).model_stats;
   assert.equal(httpStats.length, 1);
   const s = toBig(httpStats[0]) as any;
   const g = toBig(grpcStats[0]) as any;
@@ -84,7 +72,7 @@ test("statistics count every request and agree between HTTP and gRPC", async () 
   assert.deepEqual(g.inference_stats, s.inference_stats);
   assert.deepEqual(g.batch_stats, s.batch_stats);
 
-  const all = (parseJson((await http(srv.httpUrl, "/v2/models/stats")).body.toString()) as any).model_stats;
+  const all = (parseJson((await http(ctx.srv.httpUrl, "/v2/models/stats")).body.toString()) as any).model_stats;
   assert.deepEqual(toBig(all), [s]);
-  assert.equal((await http(srv.httpUrl, "/v2/models/nope/stats")).status, 404);
+  assert.equal((await http(ctx.srv.httpUrl, "/v2/models/nope/stats")).status, 404);
 });
