@@ -197,8 +197,11 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        // close() stops accepting and ends idle keep-alive connections; requests in flight finish.
+        // Slow or stuck clients must not hold shutdown forever (same grace as the gRPC front end).
         http.close(() => resolve());
-        http.closeAllConnections();
+        http.closeIdleConnections();
+        setTimeout(() => http.closeAllConnections(), 2000).unref();
       }),
   };
 }

@@ -1,0 +1,33 @@
+// close() stops taking new work but lets requests already in flight finish with their answers.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DEFAULT_MODEL_REPOSITORY, startServer } from "../src/server.ts";
+import { binaryBody, http, tempRepository } from "./helpers.ts";
+
+test("close() answers every HTTP request already in flight before it resolves", async () => {
+  const repo = tempRepository({ dense_mlp: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "config.pbtxt"), "utf8") });
+  const srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
+  try {
+    // 8 requests of batch 64 queue behind each other on one instance: tens of ms of work in flight.
+    const x = Buffer.alloc(64 * 256 * 4);
+    const { body, headerLength } = binaryBody(
+      { inputs: [{ name: "INPUT0", datatype: "FP32", shape: [64, 256], parameters: { binary_data_size: x.length } }] },
+      [x],
+    );
+    const inflight = Array.from({ length: 8 }, () =>
+      http(srv.httpUrl, "/v2/models/dense_mlp/infer", { body, headers: { "Inference-Header-Content-Length": String(headerLength) } }),
+    );
+    await sleep(20);
+    const closed = srv.close();
+    const replies = await Promise.all(inflight);
+    await closed;
+    assert.deepEqual(replies.map((r) => r.status), Array(8).fill(200));
+    await assert.rejects(http(srv.httpUrl, "/v2/health/live"), "a closed server takes no new connections");
+  } finally {
+    await srv.close();
+    repo.remove();
+  }
+});
