@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { buildInputs, type ModelInfo } from "../src/inputs/build.ts";
 import { generateTensorData } from "../src/inputs/data.ts";
-import { seededRandom } from "../src/inputs/random.ts";
+import { seededRandom } from "@iaas/client/protocol";
 import { parseShapeOptions, resolveShapes } from "../src/inputs/shapes.ts";
 import { parseInferRequest } from "../src/inputs/request-json.ts";
 import { jsonErrorOffset } from "../src/inputs/json-position.ts";

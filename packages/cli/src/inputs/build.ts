@@ -2,7 +2,7 @@
 import { Tensor, type InferenceClient, type TensorMetadata } from "@iaas/client";
 import { elementCount, isDataType } from "@iaas/client/protocol";
 import { generateTensorData, type InputDataMode } from "./data.ts";
-import { seededRandom } from "./random.ts";
+import { seededRandom } from "@iaas/client/protocol";
 import { resolveShapes, type ShapeOverrides } from "./shapes.ts";
 
 export interface InputOptions {

@@ -7,7 +7,7 @@ import {
   float32ToFp16Bits,
   type DataType,
 } from "@iaas/client/protocol";
-import type { Random } from "./random.ts";
+import type { Random } from "@iaas/client/protocol";
 
 export type InputDataMode = "zero" | "random";
 

@@ -1,4 +1,5 @@
-// Seeded pseudo-random numbers (mulberry32): the same --seed gives the same request data on every run.
+// Seeded pseudo-random numbers (mulberry32): the same seed gives the same numbers on every run and machine.
+// Shared by the CLI (request data for --seed) and the reference server (dense_mlp weights).
 
 export type Random = () => number;
 

@@ -1,24 +1,14 @@
 // Deterministic weights for the dense_mlp backend, generated from a seed so every run (and every test
 // computing a reference in TypeScript) gets the same network without shipping weight files.
 
+import { seededRandom } from "@iaas/client/protocol";
+
 export interface DenseLayer {
   inFeatures: number;
   outFeatures: number;
   /** Row-major [outFeatures, inFeatures]. */
   weights: Float32Array;
   bias: Float32Array;
-}
-
-/** mulberry32: small, fast, good enough to fill weight matrices reproducibly. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
@@ -30,7 +20,7 @@ export function generateDenseLayers(sizes: readonly number[], seed: number): Den
   for (let l = 0; l + 1 < sizes.length; l++) {
     const inFeatures = sizes[l]!;
     const outFeatures = sizes[l + 1]!;
-    const rand = mulberry32(seed * 1000003 + l);
+    const rand = seededRandom(seed * 1000003 + l);
     const bound = 1 / Math.sqrt(inFeatures);
     const weights = new Float32Array(inFeatures * outFeatures);
     for (let i = 0; i < weights.length; i++) weights[i] = (rand() * 2 - 1) * bound;
