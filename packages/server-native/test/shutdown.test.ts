@@ -11,6 +11,14 @@ test("close() answers every HTTP request already in flight before it resolves", 
   const repo = tempRepository({ dense_mlp: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "config.pbtxt"), "utf8") });
   const srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
   try {
+    // Count requests that reached the core, so close() comes only once all 8 are really in the server
+    // (a connection still in the accept backlog would be reset, and that is not what is tested here).
+    let received = 0;
+    const infer = srv.server.infer.bind(srv.server);
+    srv.server.infer = (...args) => {
+      received++;
+      return infer(...args);
+    };
     // 8 requests of batch 64 queue behind each other on one instance: tens of ms of work in flight.
     const x = Buffer.alloc(64 * 256 * 4);
     const { body, headerLength } = binaryBody(
@@ -20,7 +28,7 @@ test("close() answers every HTTP request already in flight before it resolves", 
     const inflight = Array.from({ length: 8 }, () =>
       http(srv.httpUrl, "/v2/models/dense_mlp/infer", { body, headers: { "Inference-Header-Content-Length": String(headerLength) } }),
     );
-    await sleep(20);
+    while (received < 8) await sleep(1);
     const closed = srv.close();
     const replies = await Promise.all(inflight);
     await closed;
