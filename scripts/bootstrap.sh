@@ -68,6 +68,7 @@ iaas_setup() {
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq g++) >&2 || iaas_die "apt-get install g++ failed"
   fi
   (cd "$IAAS_ROOT" && "$IAAS_NODE" packages/server-native/scripts/build-addon.mjs --if-needed >&2) || iaas_die "native addon build failed"
+  (cd "$IAAS_ROOT" && "$IAAS_NODE" packages/client/scripts/build-shm-addon.mjs --if-needed >&2) || iaas_die "client shared-memory addon build failed"
 
   flock -u 9
 }

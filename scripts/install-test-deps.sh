@@ -6,6 +6,8 @@ iaas_install_test_deps() {
   local missing=()
   /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null || missing+=(python3-grpcio python3-protobuf)
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
+  # TLS tests generate a throwaway CA and certificates with the openssl CLI.
+  command -v openssl >/dev/null || missing+=(openssl)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "${IAAS_SKIP_APT:-0}" = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     iaas_log "test peers missing (${missing[*]}); tests that need them will say so"

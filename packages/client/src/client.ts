@@ -2,6 +2,7 @@
 import type {
   CallOptions,
   ClientOptions,
+  EndpointStatus,
   InferOptions,
   InferResult,
   InferenceClient,
@@ -10,14 +11,36 @@ import type {
   ModelMetadata,
   ModelStatistics,
   Protocol,
+  RegisterSystemSharedMemoryOptions,
   ServerMetadata,
+  SystemSharedMemoryStatus,
 } from "./api.ts";
 import { InferenceError } from "./errors.ts";
 import { InferResultImpl } from "./infer-result.ts";
+import { withSequenceParameters } from "./sequence-parameters.ts";
+import { InferStreamImpl } from "./streaming/infer-stream.ts";
+import { InferSequenceImpl, runOnStream } from "./streaming/sequence.ts";
+import type { DecoupledInferOptions, InferSequence, InferStream, SequenceOptions, StreamOptions } from "./streaming/types.ts";
+import type {
+  LogSettings,
+  LogSettingsUpdate,
+  RepositoryIndexEntry,
+  RepositoryIndexOptions,
+  TraceSettings,
+  TraceSettingsOptions,
+  TraceSettingsUpdate,
+  UnloadModelOptions,
+} from "./extension-types.ts";
+import { loadFiles } from "./repository-args.ts";
+import { outputParameters, requestParameters } from "./request-parameters.ts";
+import { checkLogUpdate, traceUpdateToWire } from "./settings-wire.ts";
+import { optionalRegion, outputRegion, registerRequest } from "./shared-memory-args.ts";
 import { Tensor } from "./tensor.ts";
 import { createGrpcTransport } from "./transport/grpc/transport.ts";
 import { createHttpTransport } from "./transport/http/transport.ts";
 import type { OutputRequest, Transport } from "./transport/transport.ts";
+import { httpBaseUrl, resolveWire } from "./transport/wire-options.ts";
+import { assembleTransport, endpointUrls, grpcReconnectOptions } from "./transport/stack.ts";
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 
@@ -25,10 +48,6 @@ const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
 export function protocolOf(url: string): Protocol {
   const scheme = SCHEME.exec(url)?.[1]?.toLowerCase();
   return scheme === "grpc" || scheme === "grpcs" ? "grpc" : "http";
-}
-
-function httpUrl(url: string): string {
-  return SCHEME.test(url) ? url : `http://${url}`;
 }
 
 class Client implements InferenceClient {
@@ -103,12 +122,44 @@ class Client implements InferenceClient {
     const call = this.#call("loadModel", options);
     const config = options?.config;
     const text = config === undefined || typeof config === "string" ? config : JSON.stringify(config);
-    return this.#transport.loadModel({ model: this.#model("loadModel", model), config: text }, call);
+    const files = loadFiles(options?.files, text !== undefined);
+    return this.#transport.loadModel({ model: this.#model("loadModel", model), config: text, files }, call);
   }
 
-  async unloadModel(model: string, options?: CallOptions): Promise<void> {
+  async unloadModel(model: string, options?: UnloadModelOptions): Promise<void> {
     const call = this.#call("unloadModel", options);
-    return this.#transport.unloadModel({ model: this.#model("unloadModel", model) }, call);
+    const unloadDependents = options?.unloadDependents;
+    if (unloadDependents !== undefined && typeof unloadDependents !== "boolean")
+      throw new InferenceError("invalid_argument", `unloadModel: unloadDependents must be a boolean, got ${JSON.stringify(unloadDependents)}`);
+    return this.#transport.unloadModel({ model: this.#model("unloadModel", model), unloadDependents }, call);
+  }
+
+  async repositoryIndex(options?: RepositoryIndexOptions): Promise<RepositoryIndexEntry[]> {
+    const call = this.#call("repositoryIndex", options);
+    const ready = options?.ready ?? false;
+    if (typeof ready !== "boolean") throw new InferenceError("invalid_argument", `repositoryIndex: ready must be a boolean, got ${JSON.stringify(ready)}`);
+    return this.#transport.repositoryIndex(ready, call);
+  }
+
+  async traceSettings(options?: TraceSettingsOptions): Promise<TraceSettings> {
+    const call = this.#call("traceSettings", options);
+    const model = options?.model === undefined ? undefined : this.#model("traceSettings", options.model);
+    return this.#transport.traceSettings(model, undefined, call);
+  }
+
+  async updateTraceSettings(settings: TraceSettingsUpdate, options?: TraceSettingsOptions): Promise<TraceSettings> {
+    const call = this.#call("updateTraceSettings", options);
+    const model = options?.model === undefined ? undefined : this.#model("updateTraceSettings", options.model);
+    return this.#transport.traceSettings(model, traceUpdateToWire(settings), call);
+  }
+
+  async logSettings(options?: CallOptions): Promise<LogSettings> {
+    return this.#transport.logSettings(undefined, this.#call("logSettings", options));
+  }
+
+  async updateLogSettings(settings: LogSettingsUpdate, options?: CallOptions): Promise<LogSettings> {
+    const call = this.#call("updateLogSettings", options);
+    return this.#transport.logSettings(checkLogUpdate(settings), call);
   }
 
   async infer(model: string, inputs: Tensor[], options?: InferOptions): Promise<InferResult> {
@@ -124,7 +175,7 @@ class Client implements InferenceClient {
       outputs = options.outputs.map((o) =>
         typeof o === "string"
           ? { name: o, binary: binaryOutputs }
-          : { name: o.name, binary: o.binary ?? binaryOutputs, parameters: o.parameters },
+          : { name: o.name, binary: o.binary ?? binaryOutputs, parameters: outputParameters(o), sharedMemory: outputRegion(o) },
       );
     }
     const response = await this.#transport.infer(
@@ -134,13 +185,62 @@ class Client implements InferenceClient {
         id: options?.id,
         inputs,
         outputs,
-        parameters: options?.parameters,
+        parameters: withSequenceParameters("infer", requestParameters(options), options),
         binaryInputs: options?.binaryInputs ?? this.#binaryInputs,
         binaryOutputs,
       },
       call,
     );
     return new InferResultImpl(response);
+  }
+
+  async registerSystemSharedMemory(name: string, key: string, byteSize: number, options?: RegisterSystemSharedMemoryOptions): Promise<void> {
+    const call = this.#call("registerSystemSharedMemory", options);
+    return this.#transport.systemSharedMemoryRegister(registerRequest(name, key, byteSize, options?.offset), call);
+  }
+
+  async unregisterSystemSharedMemory(name?: string, options?: CallOptions): Promise<void> {
+    const call = this.#call("unregisterSystemSharedMemory", options);
+    return this.#transport.systemSharedMemoryUnregister(optionalRegion(name, "unregisterSystemSharedMemory"), call);
+  }
+
+  async systemSharedMemoryStatus(name?: string, options?: CallOptions): Promise<SystemSharedMemoryStatus[]> {
+    const call = this.#call("systemSharedMemoryStatus", options);
+    return this.#transport.systemSharedMemoryStatus(optionalRegion(name, "systemSharedMemoryStatus"), call);
+  }
+
+  endpoints(): EndpointStatus[] {
+    return this.#transport.endpoints?.() ?? [];
+  }
+
+  stream(options?: StreamOptions): InferStream {
+    const call = this.#call("stream", options);
+    const transport = this.#transport;
+    if (typeof transport.openStream !== "function")
+      throw new InferenceError("unimplemented", `stream: streaming inference needs gRPC (ModelStreamInfer); this client speaks ${this.protocol}`);
+    return new InferStreamImpl((handlers) => transport.openStream!(call, handlers));
+  }
+
+  async *inferDecoupled(model: string, inputs: Tensor[], options?: DecoupledInferOptions): AsyncGenerator<InferResult, void, undefined> {
+    const stream = this.stream({ signal: options?.signal, timeoutMs: options?.timeoutMs, headers: options?.headers });
+    let complete = false;
+    try {
+      const id = stream.send(model, inputs, { ...options, enableEmptyFinalResponse: true });
+      stream.end();
+      yield* stream.responses(id);
+      complete = true;
+    } finally {
+      // Stopped early (or failed): the server must stop sending. Complete: the server ends the stream itself.
+      if (!complete) stream.cancel();
+    }
+  }
+
+  sequence(model: string, options?: SequenceOptions): InferSequence {
+    this.#model("sequence", model);
+    const stream = options?.stream;
+    if (stream !== undefined && !(stream instanceof InferStreamImpl))
+      throw new InferenceError("invalid_argument", "sequence: options.stream must be a stream opened with client.stream()");
+    return new InferSequenceImpl(model, options?.id, stream ? runOnStream(stream, model) : (inputs, o) => this.infer(model, inputs, o));
   }
 
   async close(): Promise<void> {
@@ -155,12 +255,20 @@ class Client implements InferenceClient {
  * grpc/grpcs -> "grpc"), else "http".
  */
 export function createClient(options: ClientOptions): InferenceClient {
-  if (options === null || typeof options !== "object" || typeof options.url !== "string" || options.url === "")
-    throw new InferenceError("invalid_argument", "createClient: options.url must be a non-empty string");
-  const protocol = options.protocol ?? protocolOf(options.url);
-  let transport: Transport;
-  if (protocol === "grpc") transport = createGrpcTransport({ url: options.url });
-  else if (protocol === "http") transport = createHttpTransport({ url: httpUrl(options.url), connections: options.connections });
-  else throw new InferenceError("invalid_argument", `createClient: unknown protocol ${JSON.stringify(protocol)}`);
-  return new Client(options, transport);
+  if (options === null || typeof options !== "object")
+    throw new InferenceError("invalid_argument", "createClient: options must be an object");
+  const urls = endpointUrls(options.url);
+  // TLS, auth, compression and connection settings: the same for every transport of this client.
+  const wire = resolveWire(options);
+  const reconnect = grpcReconnectOptions(options, urls.length);
+  // One protocol transport per endpoint URL; assembleTransport adds tracing, balancing and retries.
+  const open = (url: string): Transport => {
+    const protocol = options.protocol ?? protocolOf(url);
+    if (protocol === "grpc") return createGrpcTransport({ ...wire.transport, url, channelOptions: reconnect });
+    if (protocol === "http") return createHttpTransport({ ...wire.transport, url: httpBaseUrl(url, wire.transport.tls !== undefined) });
+    throw new InferenceError("invalid_argument", `createClient: unknown protocol ${JSON.stringify(protocol)}`);
+  };
+  // Constant headers (static credentials included) go with every call and every readiness probe.
+  const settled = { ...options, headers: wire.headers };
+  return new Client(settled, assembleTransport(urls, settled, open));
 }

@@ -27,6 +27,8 @@ export interface InferenceErrorOptions {
   httpStatus?: number;
   grpcCode?: number;
   cause?: unknown;
+  /** Attempts made before giving up (retries and endpoint fail-over included); default 1. */
+  attempts?: number;
 }
 
 export class InferenceError extends Error {
@@ -35,6 +37,8 @@ export class InferenceError extends Error {
   readonly httpStatus: number | undefined;
   /** gRPC status code, when the error came from a gRPC call. */
   readonly grpcCode: number | undefined;
+  /** How many attempts the call made before failing (1 unless it was retried or failed over). */
+  readonly attempts: number;
 
   constructor(code: ErrorCode, message: string, options: InferenceErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -42,6 +46,7 @@ export class InferenceError extends Error {
     this.code = code;
     this.httpStatus = options.httpStatus;
     this.grpcCode = options.grpcCode;
+    this.attempts = options.attempts ?? 1;
   }
 
   /** Normalises anything thrown by a transport (undici, grpc-js, abort, timeout) into an InferenceError. */

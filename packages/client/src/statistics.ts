@@ -2,6 +2,7 @@
 // normalised to api.ts's ModelStatistics with exact bigint counters.
 import type { InferBatchStatistics, InferStatistics, ModelStatistics, StatisticDuration } from "./api.ts";
 import { InferenceError } from "./errors.ts";
+import type { InferResponseStatistics, MemoryUsage } from "./extension-types.ts";
 
 type Wire = Record<string, unknown> | undefined;
 
@@ -49,6 +50,36 @@ function batchStats(v: unknown, where: string): InferBatchStatistics {
   };
 }
 
+const RESPONSE_KEYS = ["compute_infer", "compute_output", "success", "fail", "empty_response", "cancel"] as const;
+
+function responseStats(v: unknown, where: string): Record<string, InferResponseStatistics> {
+  const out: Record<string, InferResponseStatistics> = {};
+  const o = obj(v);
+  if (o === undefined) return out;
+  for (const [key, r] of Object.entries(o)) {
+    const entry = {} as Record<(typeof RESPONSE_KEYS)[number], StatisticDuration>;
+    for (const k of RESPONSE_KEYS) entry[k] = duration(obj(r)?.[k], `${where}["${key}"].${k}`);
+    out[key] = entry;
+  }
+  return out;
+}
+
+/** int64 (memory_usage id): may be negative. */
+function signed(v: unknown, where: string): bigint {
+  if (v === undefined || v === null) return 0n;
+  if (typeof v === "bigint") return v;
+  if ((typeof v === "number" && Number.isInteger(v)) || (typeof v === "string" && /^-?\d+$/.test(v))) return BigInt(v);
+  throw new InferenceError("internal", `statistics: ${where} is ${JSON.stringify(v)}, expected an integer`);
+}
+
+function memoryUsage(v: unknown, where: string): MemoryUsage[] {
+  if (!Array.isArray(v)) return [];
+  return v.map((m: unknown, i) => {
+    const o = obj(m);
+    return { type: String(o?.type ?? ""), id: signed(o?.id, `${where}[${i}].id`), byte_size: big(o?.byte_size, `${where}[${i}].byte_size`) };
+  });
+}
+
 /** Converts a `model_stats` list as received on the wire. */
 export function toModelStatistics(modelStats: unknown): ModelStatistics[] {
   if (modelStats === undefined) return [];
@@ -65,6 +96,8 @@ export function toModelStatistics(modelStats: unknown): ModelStatistics[] {
       execution_count: big(o.execution_count, `${where}.execution_count`),
       inference_stats: inferStats(o.inference_stats, `${where}.inference_stats`),
       batch_stats: batches.map((b: unknown, j) => batchStats(b, `${where}.batch_stats[${j}]`)),
+      memory_usage: memoryUsage(o.memory_usage, `${where}.memory_usage`),
+      response_stats: responseStats(o.response_stats, `${where}.response_stats`),
     };
   });
 }

@@ -23,6 +23,25 @@ export type TensorDataFor<T extends DataType> = T extends FixedDataType ? TypedA
 
 export type TensorData = NumericTypedArray | BytesData;
 
+/** Where a tensor's bytes lie in a registered system shared-memory region (Triton's system_shared_memory). */
+export interface SharedMemoryRef {
+  /** Name the region was registered under (registerSystemSharedMemory). */
+  region: string;
+  /** Byte offset of the tensor inside the registered region. */
+  offset: number;
+  /** Bytes of the region the tensor may occupy. */
+  byteSize: number;
+}
+
+// Stands in for the data of a tensor held in shared memory. Not exported: only fromSharedMemory and the
+// response decoders make tensors without data.
+class InRegion {
+  readonly ref: SharedMemoryRef;
+  constructor(ref: SharedMemoryRef) {
+    this.ref = ref;
+  }
+}
+
 const utf8 = new TextDecoder("utf-8");
 
 function invalid(message: string): InferenceError {
@@ -46,7 +65,12 @@ export class Tensor<T extends DataType = DataType> {
   readonly name: string;
   readonly datatype: T;
   readonly shape: readonly number[];
-  readonly data: TensorDataFor<T>;
+  /**
+   * Set when the tensor's bytes are in a shared-memory region rather than in this object (an input made by
+   * fromSharedMemory, or an output the server wrote to a region): `data` then throws.
+   */
+  readonly sharedMemory: SharedMemoryRef | undefined;
+  #data: TensorDataFor<T> | undefined;
   /** Wire encoding of BYTES data when the tensor was decoded from it (reused by toRaw). */
   #bytesRaw: Uint8Array | undefined;
 
@@ -59,6 +83,13 @@ export class Tensor<T extends DataType = DataType> {
     if (typeof name !== "string" || name === "") throw invalid("tensor name must be a non-empty string");
     checkDataType(name, datatype);
     const count = checkShape(name, shape);
+    if ((data as unknown) instanceof InRegion) {
+      this.name = name;
+      this.datatype = datatype;
+      this.shape = shape;
+      this.sharedMemory = (data as unknown as InRegion).ref;
+      return;
+    }
     if (datatype === "BYTES") {
       if (!Array.isArray(data))
         throw invalid(`tensor "${name}": BYTES data must be an array of Uint8Array or string, got ${describe(data)}`);
@@ -79,7 +110,47 @@ export class Tensor<T extends DataType = DataType> {
     this.name = name;
     this.datatype = datatype;
     this.shape = shape;
-    this.data = data;
+    this.sharedMemory = undefined;
+    this.#data = data;
+  }
+
+  /** The elements (see the constructor). Throws an InferenceError ("failed_precondition") for a shared-memory tensor. */
+  get data(): TensorDataFor<T> {
+    if (this.#data === undefined) {
+      const r = this.sharedMemory!;
+      throw new InferenceError(
+        "failed_precondition",
+        `tensor "${this.name}" is in shared memory region "${r.region}" (offset ${r.offset}, ${r.byteSize} bytes): the client holds ` +
+          "no data for it; read it from your mapping of the region (e.g. SharedMemoryRegion.readTensor from @iaas/client/shm)",
+      );
+    }
+    return this.#data;
+  }
+
+  /**
+   * A tensor whose bytes are in the registered shared-memory region `location.region`, at `location.offset`
+   * (default 0), taking `location.byteSize` bytes (default: what the shape needs; required for BYTES). Send it
+   * as an input of infer(): the request then names the region instead of carrying data. It has no `data`.
+   */
+  static fromSharedMemory<T extends DataType>(
+    name: string,
+    datatype: T,
+    shape: readonly number[],
+    location: { region: string; offset?: number; byteSize?: number },
+  ): Tensor<T> {
+    checkDataType(name, datatype);
+    const count = checkShape(name, shape);
+    if (location === null || typeof location !== "object") throw invalid(`tensor "${name}": shared memory location must be { region, offset?, byteSize? }`);
+    const { region, offset = 0 } = location;
+    if (typeof region !== "string" || region === "") throw invalid(`tensor "${name}": shared memory region must be a non-empty string (the registered name)`);
+    if (!Number.isSafeInteger(offset) || offset < 0) throw invalid(`tensor "${name}": shared memory offset must be a non-negative integer, got ${String(offset)}`);
+    const needed = datatype === "BYTES" ? undefined : count * elementSize(datatype);
+    const byteSize = location.byteSize ?? needed;
+    if (byteSize === undefined) throw invalid(`tensor "${name}": BYTES data in shared memory needs byteSize (its serialized length)`);
+    if (!Number.isSafeInteger(byteSize) || byteSize < 0) throw invalid(`tensor "${name}": shared memory byteSize must be a non-negative integer, got ${String(byteSize)}`);
+    if (needed !== undefined && byteSize < needed)
+      throw invalid(`tensor "${name}": shared memory byteSize ${byteSize} is too small for ${datatype} shape [${shape.join(",")}] (needs ${needed})`);
+    return new Tensor(name, datatype, shape, new InRegion({ region, offset, byteSize }) as unknown as TensorDataFor<T>);
   }
 
   /**
@@ -151,11 +222,12 @@ export class Tensor<T extends DataType = DataType> {
 
   /** Element count (product of the shape). */
   get size(): number {
-    return (this.data as { length: number }).length;
+    return this.#data === undefined ? elementCount(this.shape) : (this.#data as { length: number }).length;
   }
 
   /** Bytes on the wire: data bytes, or for BYTES the 4-byte length prefixes plus the element bytes. */
   get byteSize(): number {
+    if (this.sharedMemory !== undefined) return this.sharedMemory.byteSize;
     if (this.datatype !== "BYTES") return (this.data as NumericTypedArray).byteLength;
     return this.#bytesRaw?.byteLength ?? bytesWireSize(this.data as BytesData);
   }

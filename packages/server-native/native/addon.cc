@@ -1,8 +1,9 @@
-// Module entry: exports backendInfo() and createInstance(options). See src/native/types.ts for the contract.
+// Module entry: exports backendInfo(), createInstance(options) and mapSharedMemory(key, offset, byteSize). See src/native/types.ts for the contract.
 #include <napi.h>
 
 #include "backend_info.h"
 #include "native_instance.h"
+#include "shared_memory.h"
 
 namespace iaas {
 namespace {
@@ -23,6 +24,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData<AddonData>(data);
   exports.Set("backendInfo", Napi::Function::New<BackendInfo>(env, "backendInfo"));
   exports.Set("createInstance", Napi::Function::New<CreateInstance>(env, "createInstance"));
+  exports.Set("mapSharedMemory", Napi::Function::New<MapSharedMemory>(env, "mapSharedMemory"));
   return exports;
 }
 

@@ -2,6 +2,18 @@
 export { startServer, DEFAULT_MODEL_REPOSITORY, type StartServerOptions, type RunningServer } from "./server.ts";
 export { InferenceServer, SUPPORTED_EXTENSIONS, type InferenceServerOptions } from "./core/inference-server.ts";
 export { ServerError, type ServerErrorStatus } from "./core/errors.ts";
+export {
+  TraceSettings,
+  TRACE_LEVELS,
+  DEFAULT_TRACE_SETTINGS,
+  type TraceLevel,
+  type TraceSettingValues,
+  type TraceSettingsWire,
+} from "./core/trace-settings.ts";
+export { ServerLogger, DEFAULT_LOG_SETTINGS, LOG_FORMATS, type LogSettingValues, type LogFn, type LogLevel } from "./core/log-settings.ts";
+export type { SharedMemoryRef, SharedMemoryRegionStatus, SystemSharedMemory } from "./shared-memory/system-shared-memory.ts";
+export type { ServerTlsOptions, Pem } from "./security/tls.ts";
+export type { ServerAuthOptions, AuthRequest } from "./security/auth.ts";
 export type * from "./core/types.ts";
 export type { ModelConfig } from "./repository/model-config.ts";
 export type { ModelStatsSnapshot } from "./stats/model-stats.ts";

@@ -2,9 +2,13 @@
 // gRPC front ends on top of it.
 import { fileURLToPath } from "node:url";
 import { InferenceServer } from "./core/inference-server.ts";
+import type { LogSettingValues } from "./core/log-settings.ts";
+import type { TraceSettingValues } from "./core/trace-settings.ts";
 import { startGrpcFrontend, type GrpcFrontend } from "./frontends/grpc/grpc-server.ts";
 import { DEFAULT_MAX_BODY_BYTES, startHttpFrontend, type HttpFrontend } from "./frontends/http/http-server.ts";
 import { loadNativeAddon } from "./native/addon.ts";
+import { createAuthenticator, type ServerAuthOptions } from "./security/auth.ts";
+import { resolveTls, type ServerTlsOptions } from "./security/tls.ts";
 
 /** The models shipped with the package (simple, identity_*, dense_mlp); resolves from src/ and dist/ alike. */
 export const DEFAULT_MODEL_REPOSITORY: string = fileURLToPath(new URL("../models/", import.meta.url)).replace(/[\\/]$/, "");
@@ -22,16 +26,40 @@ export interface StartServerOptions {
   maxBodyBytes?: number;
   /** Reject start when a repository model fails to load (as Triton's exit-on-error). Default true. */
   strictModelLoad?: boolean;
-  /** Receives one line per notable event (model loads, listening addresses, internal errors). Default: silent. */
+  /** TLS on both ports (mutual TLS when `tls.ca` is set); see ServerTlsOptions. Default: plaintext. */
+  tls?: ServerTlsOptions;
+  /** Require credentials on both ports (401 / UNAUTHENTICATED otherwise); see ServerAuthOptions. Default: none. */
+  auth?: ServerAuthOptions;
+  /**
+   * Triton's system_shared_memory extension: "system" lets clients register POSIX shared-memory regions
+   * and pass tensors by region; "none" refuses both. Default "none" (as Triton, it maps memory named by clients).
+   */
+  sharedMemory?: "system" | "none";
+  /**
+   * Receives each log line (model loads, listening addresses, internal errors; formatted and filtered by
+   * the log settings, see logSettings) while no log_file is set. Default: silent.
+   */
   log?: (message: string) => void;
+  /**
+   * Triton protocol extensions to advertise in server metadata and serve (names from SUPPORTED_EXTENSIONS).
+   * The endpoints of the others answer HTTP 404 / gRPC UNIMPLEMENTED, as on a KServe or MLServer server;
+   * without binary_tensor_data, HTTP is JSON-only and gRPC answers with typed contents. Default: all.
+   */
+  extensions?: string[];
+  /** Initial settings of the logging extension (log_info, log_verbose_level, log_format, ...). Default: Triton's. */
+  logSettings?: Partial<LogSettingValues>;
+  /** Initial global settings of the trace extension (trace_level, trace_rate, trace_count, ...). Default: Triton's. */
+  traceSettings?: Partial<TraceSettingValues>;
+  /** Let POST v2/logging / v2/trace/setting change log_file / trace_file (paths the server writes). Default false. */
+  allowFileSettings?: boolean;
 }
 
 export interface RunningServer {
   httpPort: number;
   grpcPort: number;
-  /** e.g. "http://127.0.0.1:8000" */
+  /** e.g. "http://127.0.0.1:8000" ("https://..." with TLS) */
   httpUrl: string;
-  /** e.g. "127.0.0.1:8001" */
+  /** e.g. "127.0.0.1:8001" ("grpcs://127.0.0.1:8001" with TLS) */
   grpcUrl: string;
   server: InferenceServer;
   /** Stops both front ends, lets in-flight requests finish, and frees every model instance. */
@@ -43,16 +71,31 @@ const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : ho
 export async function startServer(options: StartServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? "127.0.0.1";
   const log = options.log ?? (() => {});
+  // Checked before anything starts, so bad TLS material or auth settings fail fast with their own message.
+  const tls = options.tls === undefined ? undefined : resolveTls(options.tls);
+  const auth = options.auth === undefined ? undefined : createAuthenticator(options.auth);
   const addon = loadNativeAddon();
-  const server = new InferenceServer({ modelRepository: options.modelRepository ?? DEFAULT_MODEL_REPOSITORY, addon, log });
+  const sharedMemory = options.sharedMemory ?? "none";
+  if (sharedMemory !== "system" && sharedMemory !== "none")
+    throw new Error(`startServer: sharedMemory must be "system" or "none", got ${JSON.stringify(sharedMemory)}`);
+  const server = new InferenceServer({
+    modelRepository: options.modelRepository ?? DEFAULT_MODEL_REPOSITORY,
+    addon,
+    log,
+    systemSharedMemory: sharedMemory === "system",
+    extensions: options.extensions,
+    logSettings: options.logSettings,
+    traceSettings: options.traceSettings,
+    allowFileSettings: options.allowFileSettings,
+  });
   let http: HttpFrontend | undefined;
   let grpc: GrpcFrontend | undefined;
   try {
     const failed = await server.loadAll();
     if (failed.length > 0 && options.strictModelLoad !== false)
       throw new Error(`model repository '${server.modelRepository}': ${failed.map((f) => f.error.message).join("; ")}`);
-    http = await startHttpFrontend(server, { host, port: options.httpPort ?? 8000, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, log });
-    grpc = await startGrpcFrontend(server, { host, port: options.grpcPort ?? 8001, log });
+    http = await startHttpFrontend(server, { host, port: options.httpPort ?? 8000, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, tls, auth, log: server.logger.log });
+    grpc = await startGrpcFrontend(server, { host, port: options.grpcPort ?? 8001, tls, auth, log: server.logger.log });
   } catch (err) {
     await Promise.allSettled([http?.close(), grpc?.close()]);
     await server.close();
@@ -63,8 +106,8 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   return {
     httpPort: h.port,
     grpcPort: g.port,
-    httpUrl: `http://${urlHost(host)}:${h.port}`,
-    grpcUrl: `${urlHost(host)}:${g.port}`,
+    httpUrl: `${tls ? "https" : "http"}://${urlHost(host)}:${h.port}`,
+    grpcUrl: `${tls ? "grpcs://" : ""}${urlHost(host)}:${g.port}`,
     server,
     close: () =>
       (closing ??= (async () => {

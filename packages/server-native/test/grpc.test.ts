@@ -163,7 +163,7 @@ describe("errors", () => {
     ));
   test("unsupported RPCs -> UNIMPLEMENTED", async () => {
     await rejects(ctx.client.call("SystemSharedMemoryStatus", {}), grpc.status.UNIMPLEMENTED, /SystemSharedMemoryStatus is not implemented/);
-    await rejects(ctx.client.call("LogSettings", {}), grpc.status.UNIMPLEMENTED, /LogSettings is not implemented/);
+    await rejects(ctx.client.call("CudaSharedMemoryStatus", {}), grpc.status.UNIMPLEMENTED, /CudaSharedMemoryStatus is not implemented/);
   });
   test("the server still answers after malformed requests", async () => {
     const bad = [

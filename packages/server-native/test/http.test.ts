@@ -7,7 +7,7 @@ import { startServer, type RunningServer } from "../src/server.ts";
 import { denseForward, generateDenseLayers } from "../src/backends/dense-mlp-weights.ts";
 import { binaryBody, http, identityModels, postJson, splitBinaryResponse, tempRepository } from "./helpers.ts";
 import { JSON_SAMPLES, rawSample } from "./samples.ts";
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_MODEL_REPOSITORY } from "../src/server.ts";
 
@@ -17,6 +17,8 @@ const repoModels = {
   dense_mlp: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "config.pbtxt"), "utf8"),
 };
 const repo = tempRepository(repoModels);
+// dense_mlp's config names its classification labels file.
+copyFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "labels.txt"), join(repo.dir, "dense_mlp", "labels.txt"));
 let srv: RunningServer;
 let base: string;
 
@@ -161,7 +163,8 @@ describe("metadata and health", () => {
   test("server metadata, live, ready", async () => {
     const meta = (await http(base, "/v2")).json();
     assert.equal(meta.name, "iaas");
-    assert.deepEqual(meta.extensions, ["binary_tensor_data", "model_repository", "model_configuration", "statistics"]);
+    assert.deepEqual(meta.extensions.slice(0, 4), ["binary_tensor_data", "model_repository", "model_configuration", "statistics"]);
+    for (const e of ["model_repository(unload_dependents)", "classification", "parameters", "trace", "logging"]) assert.ok(meta.extensions.includes(e), e);
     assert.deepEqual((await http(base, "/v2/health/live")).json(), { live: true });
     const ready = await http(base, "/v2/health/ready");
     assert.equal(ready.status, 200);

@@ -123,8 +123,9 @@ test("load errors: unknown model, file uploads, non-string config", async () => 
   const missing = await load("nope");
   assert.equal(missing.status, 404);
   assert.match(missing.json().error, /model 'nope' is not in the model repository/);
-  const files = await load("ident", { config: "{}", "file:1/model.bin": "AAAA" });
-  assert.equal(files.status, 501);
+  // File overrides are served (repository-overrides.test.ts); without a config they are refused.
+  const files = await load("ident", { "file:1/model.bin": "AAAA" });
+  assert.equal(files.status, 400);
   assert.match(files.json().error, /file:1\/model.bin/);
   const notString = await load("ident", { config: { name: "ident" } });
   assert.equal(notString.status, 400);

@@ -2,13 +2,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { readFileSync } from "node:fs";
+import { copyFileSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_MODEL_REPOSITORY, startServer } from "../src/server.ts";
 import { binaryBody, http, tempRepository } from "./helpers.ts";
 
 test("close() answers every HTTP request already in flight before it resolves", async () => {
   const repo = tempRepository({ dense_mlp: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "config.pbtxt"), "utf8") });
+  copyFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "labels.txt"), join(repo.dir, "dense_mlp", "labels.txt"));
   const srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
   try {
     // Count requests that reached the core, so close() comes only once all 8 are really in the server

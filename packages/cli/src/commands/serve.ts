@@ -3,25 +3,31 @@ import { Option, type Command } from "commander";
 import { backendInfo, startServer, DEFAULT_MODEL_REPOSITORY } from "@iaas/server-native";
 import type { ListeningEvent } from "../embedded-server.ts";
 import * as parse from "./parsers.ts";
+import { addServeSecurityOptions, serveSecurityOptions, type ServeSecurityFlags } from "./serve-security.ts";
+import { addServeProtocolOptions, serveProtocolOptions, type ServeProtocolFlags } from "./serve-protocol.ts";
 
-interface ServeFlags {
+interface ServeFlags extends ServeSecurityFlags, ServeProtocolFlags {
   modelRepository: string;
   host: string;
   httpPort: number;
   grpcPort: number;
   exitOnStdinClose?: boolean;
+  allowSharedMemory?: boolean;
 }
 
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command("serve")
     .description("run the reference KServe v2 server (HTTP and gRPC) until SIGINT/SIGTERM")
     .option("--model-repository <dir>", "model repository directory", DEFAULT_MODEL_REPOSITORY)
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .addOption(new Option("--http-port <port>", "HTTP port (0 picks a free one)").argParser(parse.port).default(8000))
     .addOption(new Option("--grpc-port <port>", "gRPC port (0 picks a free one)").argParser(parse.port).default(8001))
+    .option("--allow-shared-memory", "enable the system_shared_memory extension (clients register POSIX shared memory and pass tensors by region)")
     // For `iaas bench`'s embedded server: exit when the parent that holds our stdin goes away.
-    .addOption(new Option("--exit-on-stdin-close").hideHelp())
+    .addOption(new Option("--exit-on-stdin-close").hideHelp());
+  addServeProtocolOptions(command);
+  addServeSecurityOptions(command)
     .addHelpText(
       "after",
       `
@@ -36,9 +42,12 @@ and a human-readable line to stderr. Exit codes: 0 stopped by a signal, 1 could 
 
 async function runServe(flags: ServeFlags): Promise<void> {
   const server = await startServer({
+    ...serveSecurityOptions(flags),
+    ...serveProtocolOptions(flags),
     host: flags.host,
     httpPort: flags.httpPort,
     grpcPort: flags.grpcPort,
+    sharedMemory: flags.allowSharedMemory === true ? "system" : "none",
     modelRepository: flags.modelRepository,
     log: (message) => process.stderr.write(`iaas serve: ${message}\n`),
   });

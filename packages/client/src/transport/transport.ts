@@ -2,13 +2,17 @@
 // results out. createClient puts the public API on top; HTTP and gRPC implement this.
 import type {
   CallOptions,
+  EndpointStatus,
   ModelMetadata,
   ModelStatistics,
   ParameterValue,
   Protocol,
   ServerMetadata,
+  SystemSharedMemoryStatus,
 } from "../api.ts";
-import type { Tensor } from "../tensor.ts";
+import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../extension-types.ts";
+import type { InferenceError } from "../errors.ts";
+import type { SharedMemoryRef, Tensor } from "../tensor.ts";
 
 export interface ModelRef {
   model: string;
@@ -26,13 +30,33 @@ export interface LoadRequest {
   model: string;
   /** ModelConfig JSON text. */
   config?: string | undefined;
+  /** Model files ("file:<path>" load parameters): path inside the model directory and content. */
+  files?: { path: string; content: Uint8Array }[] | undefined;
 }
+
+export interface UnloadRequest extends ModelRef {
+  /** Triton's unload_dependents parameter; not sent when undefined. */
+  unloadDependents?: boolean | undefined;
+}
+
+/** A checked trace settings update on the wire: strings, trace_level a list, null = clear. */
+export type TraceUpdateWire = Record<string, string | string[] | null>;
 
 export interface OutputRequest {
   name: string;
   /** HTTP: ask for binary data. */
   binary: boolean;
   parameters?: Record<string, ParameterValue> | undefined;
+  /** Have the server write the output into this shared-memory region (the response then carries no data). */
+  sharedMemory?: SharedMemoryRef | undefined;
+}
+
+export interface SharedMemoryRegisterRequest {
+  name: string;
+  /** shm_open name of the POSIX shared-memory object, e.g. "/input0". */
+  key: string;
+  offset: number;
+  byteSize: number;
 }
 
 export interface InferRequest extends ModelRef {
@@ -67,7 +91,41 @@ export interface Transport {
   modelConfig(ref: ModelRef, call: CallOptions): Promise<Record<string, unknown>>;
   modelStatistics(request: StatisticsRequest, call: CallOptions): Promise<ModelStatistics[]>;
   loadModel(request: LoadRequest, call: CallOptions): Promise<void>;
-  unloadModel(ref: ModelRef, call: CallOptions): Promise<void>;
+  unloadModel(ref: UnloadRequest, call: CallOptions): Promise<void>;
+  repositoryIndex(ready: boolean, call: CallOptions): Promise<RepositoryIndexEntry[]>;
+  /** GET (`update` undefined) or POST of the global (`model` undefined) or a model's trace settings. */
+  traceSettings(model: string | undefined, update: TraceUpdateWire | undefined, call: CallOptions): Promise<TraceSettings>;
+  /** GET (`update` undefined) or POST of the log settings. */
+  logSettings(update: Record<string, boolean | number | string> | undefined, call: CallOptions): Promise<LogSettings>;
   infer(request: InferRequest, call: CallOptions): Promise<InferResponse>;
+  systemSharedMemoryRegister(request: SharedMemoryRegisterRequest, call: CallOptions): Promise<void>;
+  /** `name` undefined: every region. */
+  systemSharedMemoryUnregister(name: string | undefined, call: CallOptions): Promise<void>;
+  /** `name` undefined: every region. */
+  systemSharedMemoryStatus(name: string | undefined, call: CallOptions): Promise<SystemSharedMemoryStatus[]>;
+  /** The endpoints behind a balancing layer (balanced.ts); plain transports have none. */
+  endpoints?(): EndpointStatus[];
+  /** gRPC ModelStreamInfer (stream-channel.ts); transports without a streaming RPC (HTTP) lack it. */
+  openStream?(call: CallOptions, handlers: StreamHandlers): StreamChannel;
   close(): Promise<void>;
+}
+
+/** What a streaming transport reports; calls arrive in the order the server sent them. */
+export interface StreamHandlers {
+  /** A response (ModelStreamInferResponse.infer_response). */
+  response(response: InferResponse): void;
+  /** An in-band error; `response` holds what the server said about the failed request (its id), if anything. */
+  error(message: string, response: InferResponse | undefined): void;
+  /** The stream is over: no error when the server ended it with OK, else why (cancelled, deadline, ...). */
+  close(error?: InferenceError): void;
+}
+
+/** One open bidirectional inference stream. */
+export interface StreamChannel {
+  /** Queues a request; throws an InferenceError when it cannot be encoded or the stream is closed. */
+  send(request: InferRequest): void;
+  /** Half-closes: the server finishes what was sent, then ends the stream. */
+  end(): void;
+  /** Cancels the stream (the server sees CANCELLED); `close` follows with code "cancelled". */
+  cancel(reason?: unknown): void;
 }

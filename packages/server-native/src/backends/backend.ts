@@ -27,6 +27,11 @@ export interface ExecutionPlan {
   /** Every output of the model, in config order; the core returns the requested ones. */
   outputs: PlannedOutput[];
   native: ExecuteRequest;
+  /**
+   * Runs on the main thread after the native execution succeeded and returns the outputs (same names
+   * and order as `outputs`), for backends whose results need converting (e.g. INT32 -> decimal strings).
+   */
+  finish?(): PlannedOutput[];
 }
 
 /** A backend bound to one loaded model config. */

@@ -1,14 +1,28 @@
 // The protocol-independent server core that both front ends (HTTP, gRPC) call: health, metadata,
 // model configuration, inference, statistics and the model repository (load/unload/index).
 import { readFileSync } from "node:fs";
-import { BACKENDS, checkInputs, type BackendModel, type PlannedOutput } from "../backends/index.ts";
+import { join } from "node:path";
+import { BACKENDS, checkInputs, type ExecutionPlan, type PlannedOutput } from "../backends/index.ts";
+import { isDecoupledModel, type AnyBackendModel } from "../backends/js-backend.ts";
+import { checkBackendKind, createScheduler } from "../scheduler/create-scheduler.ts";
+import { DecoupledScheduler } from "../scheduler/decoupled-scheduler.ts";
+import { inferDecoupled } from "./decoupled-infer.ts";
+import { sequenceRequest } from "./sequence-parameters.ts";
 import type { NativeAddon } from "../native/types.ts";
 import { configError } from "../repository/config-decode.ts";
 import { fullShape, tensorDataType, type ModelConfig } from "../repository/model-config.ts";
 import { listRepositoryModels, readModelDefinition, type ModelDefinition } from "../repository/repository.ts";
-import { createInstances } from "../scheduler/instances.ts";
-import { FifoScheduler, type Scheduler } from "../scheduler/scheduler.ts";
+import { writeOverrideRepository, type FileOverride, type OverrideRepository } from "../repository/file-overrides.ts";
+import { readLabels } from "../repository/labels.ts";
+import { classCount, classify } from "./classification.ts";
+import { ExtensionSet } from "./extensions.ts";
+import { ServerLogger, type LogFn, type LogSettingValues } from "./log-settings.ts";
+import { customParameters, schedulingParameters } from "./request-parameters.ts";
+import { TraceSettings, type TraceSettingValues } from "./trace-settings.ts";
+import type { Scheduler } from "../scheduler/scheduler.ts";
 import { ModelStats, type ModelStatsSnapshot } from "../stats/model-stats.ts";
+import { bindSharedMemory, type SharedMemoryBinding } from "../shared-memory/request-binding.ts";
+import { SystemSharedMemory } from "../shared-memory/system-shared-memory.ts";
 import { ServerError, invalidArg, toServerError } from "./errors.ts";
 import type {
   InferOutput,
@@ -32,7 +46,18 @@ const SERVER_VERSION: string = (() => {
 })();
 
 /** Triton extension names this server implements completely. */
-export const SUPPORTED_EXTENSIONS = ["binary_tensor_data", "model_repository", "model_configuration", "statistics"] as const;
+export const SUPPORTED_EXTENSIONS = [
+  "binary_tensor_data",
+  "model_repository",
+  "model_configuration",
+  "statistics",
+  "model_repository(unload_dependents)",
+  "classification",
+  "parameters",
+  "trace",
+  "logging",
+  "sequence",
+] as const;
 
 interface LoadedVersion {
   version: string;
@@ -43,10 +68,14 @@ interface LoadedVersion {
 /** One successful load of a model: its config and running versions. Replaced whole on reload. */
 interface LoadedModel {
   config: ModelConfig;
-  backend: BackendModel;
+  backend: AnyBackendModel;
   versions: Map<string, LoadedVersion>;
   latest: LoadedVersion;
   metadata: ModelMetadata;
+  /** Classification labels per output (from label_filename). */
+  labels: Map<string, string[]>;
+  /** The temporary repository of a load with file overrides; deleted when this load is retired. */
+  overrides?: OverrideRepository;
 }
 
 interface ModelEntry {
@@ -61,7 +90,18 @@ interface ModelEntry {
 export interface InferenceServerOptions {
   modelRepository: string;
   addon: NativeAddon;
-  log?: (message: string) => void;
+  /** Receives each formatted log line while log_file is unset (see log-settings.ts). Default: drop. */
+  log?: (line: string) => void;
+  /** Triton extensions to advertise and serve (default: all of SUPPORTED_EXTENSIONS). */
+  extensions?: readonly string[];
+  /** Initial log settings (logging extension). */
+  logSettings?: Partial<LogSettingValues>;
+  /** Initial global trace settings (trace extension). */
+  traceSettings?: Partial<TraceSettingValues>;
+  /** Let POST v2/logging and v2/trace/setting change log_file / trace_file. Default false. */
+  allowFileSettings?: boolean;
+  /** Enables the system_shared_memory extension (register POSIX shared memory, tensors by region). Default false. */
+  systemSharedMemory?: boolean;
 }
 
 function tensorMetadata(config: ModelConfig, t: { name: string; data_type: string; dims: number[] }): TensorMetadata {
@@ -71,16 +111,28 @@ function tensorMetadata(config: ModelConfig, t: { name: string; data_type: strin
 export class InferenceServer {
   readonly modelRepository: string;
   private readonly addon: NativeAddon;
-  private readonly log: (message: string) => void;
+  /** Enabled protocol extensions; front ends consult it before serving an extension's endpoint. */
+  readonly extensions: ExtensionSet;
+  /** Trace extension settings and per-request sampling. */
+  readonly trace: TraceSettings;
+  /** Logging extension settings; `logger.log` is the server's log function. */
+  readonly logger: ServerLogger;
+  private readonly log: LogFn;
   private readonly models = new Map<string, ModelEntry>();
   /** Per model name: the tail of its load/unload operations, which run one at a time. */
   private readonly chains = new Map<string, Promise<void>>();
   private closing = false;
+  /** The region registry when the system_shared_memory extension is enabled. */
+  readonly systemSharedMemory: SystemSharedMemory | undefined;
 
   constructor(options: InferenceServerOptions) {
     this.modelRepository = options.modelRepository;
     this.addon = options.addon;
-    this.log = options.log ?? (() => {});
+    this.extensions = new ExtensionSet(SUPPORTED_EXTENSIONS, options.extensions);
+    this.logger = new ServerLogger({ sink: options.log, initial: options.logSettings, allowFileSettings: options.allowFileSettings });
+    this.trace = new TraceSettings({ initial: options.traceSettings, allowFileSettings: options.allowFileSettings });
+    this.log = this.logger.log;
+    this.systemSharedMemory = options.systemSharedMemory === true ? new SystemSharedMemory(options.addon) : undefined;
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------------
@@ -108,6 +160,8 @@ export class InferenceServer {
       e.state = "UNAVAILABLE";
       e.reason = "server closed";
     }
+    this.systemSharedMemory?.close();
+    this.logger.close();
   }
 
   // ---- health and metadata ------------------------------------------------------------------------
@@ -123,7 +177,9 @@ export class InferenceServer {
   }
 
   serverMetadata(): ServerMetadata {
-    return { name: "iaas", version: SERVER_VERSION, extensions: [...SUPPORTED_EXTENSIONS] };
+    const extensions: string[] = this.extensions.list();
+    if (this.systemSharedMemory) extensions.push("system_shared_memory");
+    return { name: "iaas", version: SERVER_VERSION, extensions };
   }
 
   modelMetadata(name: string, version?: string): ModelMetadata {
@@ -153,20 +209,67 @@ export class InferenceServer {
    */
   async infer(request: InferRequest, receivedAt: bigint = process.hrtime.bigint()): Promise<InferResponse> {
     const { model, version } = this.resolve(request.model, request.version);
+    const backend = model.backend;
+    if (isDecoupledModel(backend))
+      throw new ServerError(
+        "UNSUPPORTED",
+        `model '${model.config.name}' uses the decoupled transaction policy: unary inference (HTTP infer, gRPC ModelInfer) cannot return its responses; use the gRPC ModelStreamInfer stream`,
+      );
+    const traceLevels = this.trace.sample(model.config.name);
+    if (traceLevels !== undefined) request.traceLevels = traceLevels;
+    if (this.logger.verboseEnabled(2)) this.log(`infer: model '${model.config.name}' version ${version.version}, request id '${request.id ?? ""}'`, 2);
+    let shm: SharedMemoryBinding | undefined;
     try {
+      shm = bindSharedMemory(this.systemSharedMemory, request);
+      const scheduling = schedulingParameters(request.parameters);
+      if (scheduling.priority !== undefined) request.priority = scheduling.priority;
+      if (scheduling.timeoutUs !== undefined) request.timeoutUs = scheduling.timeoutUs;
       const { inputs, batchSize } = checkInputs(model.config, request.inputs);
-      const plan = model.backend.plan(inputs, batchSize);
+      const plan = backend.plan(inputs, batchSize);
+      const sequence = model.config.sequence_batching === undefined ? undefined : sequenceRequest(model.config.name, request.parameters, batchSize);
       const selected = this.selectOutputs(model.config, plan.outputs, request);
+      const classes = this.classifications(model.config, plan, request);
+      shm?.placeOutputs(plan.native, selected);
       // Nothing above awaits: the version cannot be retired between resolve() and submit().
-      const exec = await version.scheduler.submit(plan.native);
+      const exec = await version.scheduler.submit(plan.native, sequence);
+      this.finishOutputs(model, plan, selected, classes);
+      shm?.finish();
       version.stats.recordSuccess(batchSize, process.hrtime.bigint() - receivedAt, exec.queueNs, exec.timings);
       const response: InferResponse = { model_name: model.config.name, model_version: version.version, outputs: selected };
       if (request.id !== undefined && request.id !== "") response.id = request.id;
+      const custom = customParameters(request.parameters);
+      if (custom !== undefined) response.parameters = custom;
       return response;
     } catch (err) {
       version.stats.recordFailure(process.hrtime.bigint() - receivedAt);
       throw toServerError(err);
+    } finally {
+      // Only now has the native execution settled: the regions may be unmapped after this.
+      shm?.release();
     }
+  }
+
+  /** Whether the model (version) is decoupled: its requests go through inferDecoupled, over a stream. */
+  isDecoupled(name: string, version?: string): boolean {
+    return isDecoupledModel(this.resolve(name, version).model.backend);
+  }
+
+  /**
+   * Runs one request of a decoupled model (gRPC ModelStreamInfer): `onResponse` is called once per
+   * response; the promise resolves when the model sent its final flag and rejects with a ServerError
+   * (status CANCELLED once `signal` aborted: nothing more is sent).
+   */
+  inferDecoupled(
+    request: InferRequest,
+    receivedAt: bigint,
+    onResponse: (response: InferResponse) => void,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const { model, version } = this.resolve(request.model, request.version);
+    const runner = version.scheduler;
+    if (!(runner instanceof DecoupledScheduler)) return Promise.reject(invalidArg(`model '${model.config.name}' is not decoupled; use infer`));
+    const target = { config: model.config, version: version.version, runner, stats: version.stats, select: this.selectOutputs.bind(this, model.config) };
+    return inferDecoupled(target, request, receivedAt, onResponse, signal);
   }
 
   private selectOutputs(config: ModelConfig, planned: PlannedOutput[], request: InferRequest): InferOutput[] {
@@ -183,6 +286,44 @@ export class InferenceServer {
       if (r.parameters !== undefined) out.requested = r.parameters;
       return out;
     });
+  }
+
+  /**
+   * The class count of each output requested with the classification parameter, checked before
+   * anything executes (enabled extension, numeric output, not written to shared memory).
+   */
+  private classifications(config: ModelConfig, plan: ExecutionPlan, request: InferRequest): Map<string, number> | undefined {
+    let out: Map<string, number> | undefined;
+    for (const r of request.outputs ?? []) {
+      if (plan.finish && r.sharedMemory)
+        throw invalidArg(`output '${r.name}' of model '${config.name}' is computed after the execution and cannot be written to shared memory`);
+      const count = classCount(r.parameters, r.name);
+      if (count === undefined) continue;
+      if (!this.extensions.has("classification"))
+        throw new ServerError("UNSUPPORTED", `output '${r.name}': the classification extension is not enabled on this server`);
+      if (plan.outputs.find((p) => p.name === r.name)?.datatype === "BYTES")
+        throw invalidArg(`output '${r.name}' of model '${config.name}' is BYTES; classification needs a numeric output`);
+      if (r.sharedMemory) throw invalidArg(`output '${r.name}': classification results cannot be written to shared memory`);
+      (out ??= new Map()).set(r.name, count);
+    }
+    return out;
+  }
+
+  /** After execution: outputs a backend converts (plan.finish), then the classified ones. */
+  private finishOutputs(model: LoadedModel, plan: ExecutionPlan, selected: InferOutput[], classes: Map<string, number> | undefined): void {
+    if (plan.finish) {
+      const produced = plan.finish();
+      for (const o of selected) {
+        const p = produced.find((x) => x.name === o.name);
+        if (p !== undefined && o.sharedMemory === undefined) Object.assign(o, { datatype: p.datatype, shape: p.shape, data: p.data });
+      }
+    }
+    if (classes === undefined) return;
+    const batched = model.config.max_batch_size > 0;
+    for (const o of selected) {
+      const n = classes.get(o.name);
+      if (n !== undefined) Object.assign(o, classify(o, n, batched, model.labels.get(o.name)));
+    }
   }
 
   // ---- statistics ---------------------------------------------------------------------------------
@@ -218,21 +359,34 @@ export class InferenceServer {
 
   /**
    * Loads (or reloads) a model. With `configOverride` (JSON ModelConfig text) that config replaces
-   * config.pbtxt. A reload swaps in new instances first; requests already queued on the old instances
-   * finish there before those close. If the reload fails the old model keeps serving.
+   * config.pbtxt. With `files` (Triton's "file:<path>" load parameters, which need a config override)
+   * the model is loaded from a temporary directory holding only those files, whether or not the
+   * repository has the model. A reload swaps in new instances first; requests already queued on the old
+   * instances finish there before those close. If the reload fails the old model keeps serving.
    */
-  loadModel(name: string, configOverride?: string): Promise<void> {
+  loadModel(name: string, configOverride?: string, files?: readonly FileOverride[]): Promise<void> {
     return this.serialise(name, async () => {
       if (this.closing) throw new ServerError("UNAVAILABLE", "server is shutting down");
       let loaded: LoadedModel;
       let entry: ModelEntry | undefined = this.models.get(name);
+      let overrides: OverrideRepository | undefined;
       try {
-        const definition = await readModelDefinition(this.modelRepository, name, configOverride);
+        if (files !== undefined && files.length > 0) {
+          if (configOverride === undefined)
+            throw invalidArg(`file overrides (${files.map((f) => `'file:${f.path}'`).join(", ")}) need the 'config' load parameter as well`);
+          overrides = await writeOverrideRepository(name, files);
+        }
+        const root = overrides?.root ?? this.modelRepository;
+        const definition = await readModelDefinition(root, name, configOverride);
         entry = this.entry(name);
         entry.state = "LOADING";
         entry.reason = "";
-        loaded = await this.instantiate(definition);
+        loaded = await this.instantiate(definition, join(root, name));
+        if (overrides) loaded.overrides = overrides;
+        if (this.logger.verboseEnabled(1))
+          this.log(`model '${name}' loaded from ${root}${configOverride !== undefined ? " with a config override" : ""}${files?.length ? ` and ${files.length} override file(s)` : ""}`, 1);
       } catch (err) {
+        await overrides?.remove();
         const error = toServerError(err);
         // A name that is not in the repository leaves no trace; any other failure is recorded on the model.
         if (error.status === "NOT_FOUND" && entry === undefined) throw new ServerError("NOT_FOUND", `failed to load '${name}': ${error.message}`, { cause: err });
@@ -240,7 +394,7 @@ export class InferenceServer {
         entry.state = entry.current ? "READY" : "UNAVAILABLE";
         entry.reason = error.message;
         entry.failed = entry.current === undefined;
-        this.log(`failed to load model '${name}': ${error.message}`);
+        this.log(`failed to load model '${name}': ${error.message}`, "error");
         throw new ServerError(error.status, `failed to load '${name}': ${error.message}`, { cause: err });
       }
       const old = entry.current;
@@ -255,7 +409,11 @@ export class InferenceServer {
     });
   }
 
-  unloadModel(name: string): Promise<void> {
+  /**
+   * Unloads a model. `unloadDependents` (Triton's unload_dependents) also unloads models loaded along with
+   * it, such as an ensemble's composing models; iaas has no such dependencies, so it changes nothing.
+   */
+  unloadModel(name: string, _options: { unloadDependents?: boolean } = {}): Promise<void> {
     return this.serialise(name, async () => {
       const entry = this.models.get(name);
       if (entry === undefined) {
@@ -291,7 +449,7 @@ export class InferenceServer {
     return run;
   }
 
-  private async instantiate(def: ModelDefinition): Promise<LoadedModel> {
+  private async instantiate(def: ModelDefinition, modelDir: string): Promise<LoadedModel> {
     const { config, locator } = def;
     const backend = BACKENDS.get(config.backend);
     if (backend === undefined)
@@ -302,6 +460,8 @@ export class InferenceServer {
         "dynamic batching is not implemented yet in iaas server-native (each request executes alone); remove dynamic_batching",
       );
     const backendModel = backend.load(config, locator);
+    checkBackendKind(config, locator, backendModel);
+    const labels = await readLabels(config, modelDir, locator);
     // Report what KIND_AUTO resolved to, as Triton's config endpoint does.
     const info = this.addon.backendInfo();
     const cuda = info.available.includes("cuda");
@@ -313,8 +473,8 @@ export class InferenceServer {
     try {
       for (const v of def.versions) {
         const key = String(v);
-        const instances = await createInstances(this.addon, config, locator, backendModel.instanceOptions);
-        versions.set(key, { version: key, scheduler: new FifoScheduler(config.name, instances), stats: new ModelStats(config.name, key) });
+        const { scheduler, memoryUsage } = await createScheduler(this.addon, config, locator, backendModel);
+        versions.set(key, { version: key, scheduler, stats: new ModelStats(config.name, key, memoryUsage) });
       }
     } catch (err) {
       await Promise.allSettled([...versions.values()].map((v) => v.scheduler.retire()));
@@ -328,11 +488,12 @@ export class InferenceServer {
       inputs: config.input.map((t) => tensorMetadata(config, t)),
       outputs: config.output.map((t) => tensorMetadata(config, t)),
     };
-    return { config, backend: backendModel, versions, latest, metadata };
+    return { config, backend: backendModel, versions, latest, metadata, labels };
   }
 
   private async retire(model: LoadedModel): Promise<void> {
     await Promise.allSettled([...model.versions.values()].map((v) => v.scheduler.retire()));
+    await model.overrides?.remove();
   }
 
   private resolve(name: string, version?: string): { model: LoadedModel; version: LoadedVersion } {

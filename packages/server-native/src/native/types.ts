@@ -94,8 +94,32 @@ export interface NativeInstance {
   close(): Promise<void>;
 }
 
+/**
+ * A mapping of bytes [offset, offset + byteSize) of a POSIX shared-memory object (system_shared_memory).
+ * The memory stays mapped until unmap() or until `buffer` is garbage-collected, whichever comes first.
+ */
+export interface SharedMemoryMapping {
+  /** External ArrayBuffer over exactly the requested bytes (reads and writes go to the shared object). */
+  readonly buffer: ArrayBuffer;
+  /** Size in bytes of the whole shared-memory object when it was mapped. */
+  readonly objectSize: number;
+  /**
+   * Detaches `buffer` (every JS view of it becomes zero-length) and unmaps the memory. Idempotent. The caller
+   * must make sure no native execution still uses the memory (its raw pointers are not tracked).
+   */
+  unmap(): void;
+}
+
 export interface NativeAddon {
   backendInfo(): BackendInfo;
+  /**
+   * Maps part of the POSIX shared-memory object `key` (shm_open name, e.g. "/input0") read-write; any offset
+   * (the page-aligned mapping is done inside). Throws an Error whose `code` is the errno name ("ENOENT",
+   * "EACCES", ...) when the object cannot be opened or mapped, a RangeError with code "ERR_IAAS_SHM_RANGE"
+   * (and `objectSize`) when offset + byteSize exceeds the object, and TypeError/RangeError on bad arguments
+   * (byteSize must be at least 1).
+   */
+  mapSharedMemory(key: string, offset: number, byteSize: number): SharedMemoryMapping;
   /**
    * Creates an instance with its own thread (and CUDA stream/buffers for "cuda"). Throws TypeError/RangeError
    * naming the field on bad options, and Error("... CUDA backend not available: <reason>") for "cuda" when

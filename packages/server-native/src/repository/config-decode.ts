@@ -16,7 +16,7 @@ export function configError(where: string, message: string): ServerError {
   return new ServerError("INVALID_ARG", `${where}: ${message}`);
 }
 
-const INT_RANGE: Record<Exclude<ScalarType, "string" | "bool">, [number, number]> = {
+const INT_RANGE: Record<Exclude<ScalarType, "string" | "bool" | "float">, [number, number]> = {
   int32: [-0x80000000, 0x7fffffff],
   uint32: [0, 0xffffffff],
   int64: [Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER],
@@ -30,6 +30,7 @@ function join(path: string, field: string): string {
 function describeType(type: FieldType): string {
   switch (type.kind) {
     case "scalar":
+      if (type.type === "float") return "a number";
       return type.type === "string" ? "a string" : type.type === "bool" ? "true or false" : `an integer (${type.type})`;
     case "enum":
       return `one of ${type.values.join(", ")}`;
@@ -161,6 +162,10 @@ class PbtxtDecoder implements Locator {
       if (v.kind === "number" && (v.value === 0 || v.value === 1)) return v.value === 1;
       fail(`expects true or false, got ${scalarText(v)}`);
     }
+    if (type === "float") {
+      if (v.kind !== "number") fail(`expects a number, got ${scalarText(v)}`);
+      return (v as Extract<PbScalar, { kind: "number" }>).value;
+    }
     if (v.kind !== "number") fail(`expects an integer (${type}), got ${scalarText(v)}`);
     return checkInteger((v as Extract<PbScalar, { kind: "number" }>).value, type, fail);
   }
@@ -244,6 +249,9 @@ class JsonDecoder implements Locator {
         return v;
       case "bool":
         if (typeof v !== "boolean") fail(`expected true or false, got ${jsonKind(v)}`);
+        return v;
+      case "float":
+        if (typeof v !== "number") fail(`expected a number, got ${jsonKind(v)}`);
         return v;
       default: {
         let n: number;

@@ -1,7 +1,7 @@
 // The subset of Triton's ModelConfig message that iaas reads, as a schema driving both decoders
 // (config.pbtxt text format and JSON load overrides). Field names and enum names follow model_config.proto.
 
-export type ScalarType = "string" | "int32" | "uint32" | "int64" | "uint64" | "bool";
+export type ScalarType = "string" | "int32" | "uint32" | "int64" | "uint64" | "bool" | "float";
 
 export type FieldType =
   | { kind: "scalar"; type: ScalarType }
@@ -106,9 +106,51 @@ const DYNAMIC_BATCHING: MessageSchema = {
   },
 };
 
+const SEQUENCE_CONTROL: MessageSchema = {
+  name: "Control",
+  fields: {
+    kind: {
+      type: {
+        kind: "enum",
+        name: "Kind",
+        values: ["CONTROL_SEQUENCE_START", "CONTROL_SEQUENCE_READY", "CONTROL_SEQUENCE_END", "CONTROL_SEQUENCE_CORRID"],
+      },
+    },
+    int32_false_true: { type: scalar("int32"), repeated: true },
+    fp32_false_true: { type: scalar("float"), repeated: true },
+    bool_false_true: { type: scalar("bool"), repeated: true },
+    data_type: { type: DATA_TYPE_ENUM },
+  },
+};
+
 const SEQUENCE_BATCHING: MessageSchema = {
   name: "ModelSequenceBatching",
-  fields: { max_sequence_idle_microseconds: { type: scalar("uint64") } },
+  fields: {
+    max_sequence_idle_microseconds: { type: scalar("uint64") },
+    control_input: {
+      type: message({ name: "ControlInput", fields: { name: { type: scalar("string") }, control: { type: message(SEQUENCE_CONTROL), repeated: true } } }),
+      repeated: true,
+    },
+    direct: {
+      type: message({
+        name: "StrategyDirect",
+        fields: { max_queue_delay_microseconds: { type: scalar("uint64") }, minimum_slot_utilization: { type: scalar("float") } },
+      }),
+      oneof: "strategy_choice",
+    },
+    oldest: {
+      type: message({
+        name: "StrategyOldest",
+        fields: {
+          max_candidate_sequences: { type: scalar("int32") },
+          preferred_batch_size: { type: scalar("int32"), repeated: true },
+          max_queue_delay_microseconds: { type: scalar("uint64") },
+          preserve_ordering: { type: scalar("bool") },
+        },
+      }),
+      oneof: "strategy_choice",
+    },
+  },
 };
 
 export const MODEL_CONFIG_SCHEMA: MessageSchema = {

@@ -5,6 +5,7 @@ import { fromConfigDataType, type DataType } from "@iaas/client/protocol";
 import { MODEL_CONFIG_SCHEMA } from "./config-schema.ts";
 import { configError, decodeJsonConfig, decodePbtxtConfig, type Decoded, type Locator } from "./config-decode.ts";
 import { parsePbtxt, PbtxtError } from "./pbtxt.ts";
+import { sequenceBatchingConfig, type SequenceBatchingConfig } from "./sequence-config.ts";
 import { ServerError } from "../core/errors.ts";
 
 export type InstanceKind = "KIND_AUTO" | "KIND_GPU" | "KIND_CPU" | "KIND_MODEL";
@@ -70,7 +71,7 @@ export interface ModelConfig {
   instance_group: InstanceGroupConfig[];
   default_model_filename: string;
   dynamic_batching?: DynamicBatchingConfig;
-  sequence_batching?: { max_sequence_idle_microseconds?: number };
+  sequence_batching?: SequenceBatchingConfig;
   parameters: Record<string, { string_value: string }>;
   model_transaction_policy: { decoupled: boolean };
   response_cache: { enable: boolean };
@@ -164,8 +165,8 @@ function normaliseConfig(raw: Decoded, at: Locator, modelName: string): ModelCon
   const output = list(raw.output).map((t, i): ModelOutputConfig => {
     const path = `output[${i}]`;
     const base = tensor(t, path, "output");
-    if (str(t.label_filename) !== "") fail(`${path}.label_filename`, `output '${base.name}': label files (classification) are not supported by iaas`);
-    return { ...base, label_filename: "", is_shape_tensor: false };
+    // The label file itself is read (and confined to the model directory) when the model loads.
+    return { ...base, label_filename: str(t.label_filename), is_shape_tensor: false };
   });
   if (output.length === 0) fail("output", `model '${name}' declares no outputs`);
 
@@ -195,9 +196,7 @@ function normaliseConfig(raw: Decoded, at: Locator, modelName: string): ModelCon
     version_policy.latest = { num_versions: n };
   }
 
-  if (raw.sequence_batching !== undefined) fail("sequence_batching", "sequence batching is not supported by iaas");
   const decoupled = bool((raw.model_transaction_policy as Decoded | undefined)?.decoupled);
-  if (decoupled) fail("model_transaction_policy.decoupled", "decoupled models are not supported by iaas");
   const cache = bool((raw.response_cache as Decoded | undefined)?.enable);
   if (cache) fail("response_cache.enable", "the response cache is not supported by iaas");
 
@@ -217,9 +216,11 @@ function normaliseConfig(raw: Decoded, at: Locator, modelName: string): ModelCon
     instance_group,
     default_model_filename: str(raw.default_model_filename),
     parameters,
-    model_transaction_policy: { decoupled: false },
+    model_transaction_policy: { decoupled },
     response_cache: { enable: false },
   };
   if (raw.dynamic_batching !== undefined) config.dynamic_batching = raw.dynamic_batching as DynamicBatchingConfig;
+  if (raw.sequence_batching !== undefined)
+    config.sequence_batching = sequenceBatchingConfig(raw.sequence_batching as Decoded, at, new Set(input.map((t) => t.name)));
   return config;
 }

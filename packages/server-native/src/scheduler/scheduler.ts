@@ -4,8 +4,9 @@
 //
 // This is where dynamic batching and queue policies belong: a batching scheduler implements the same
 // interface, merging queued requests before dispatch. The FIFO scheduler here executes each request alone.
-import type { ExecuteRequest, ExecuteTimings, NativeInstance } from "../native/types.ts";
+import type { ExecuteRequest, ExecuteTimings } from "../native/types.ts";
 import { ServerError } from "../core/errors.ts";
+import type { ModelInstance, SequenceFlags } from "./model-instance.ts";
 
 export interface ScheduledExecution {
   /** Time spent waiting in the queue, ns. */
@@ -16,8 +17,11 @@ export interface ScheduledExecution {
 
 export interface Scheduler {
   readonly instanceCount: number;
-  /** Queues one execution; settles when an instance has run it. */
-  submit(request: ExecuteRequest): Promise<ScheduledExecution>;
+  /**
+   * Queues one execution; settles when an instance has run it. `sequence`: the request's sequence
+   * parameters, given for sequence-batched models (the sequence batcher needs them; others ignore them).
+   */
+  submit(request: ExecuteRequest, sequence?: SequenceFlags): Promise<ScheduledExecution>;
   /** Stops taking work, lets queued and running executions finish, then closes the instances. */
   retire(): Promise<void>;
 }
@@ -30,8 +34,8 @@ interface Job {
 }
 
 export class FifoScheduler implements Scheduler {
-  private readonly instances: NativeInstance[];
-  private readonly idle: NativeInstance[];
+  private readonly instances: ModelInstance[];
+  private readonly idle: ModelInstance[];
   private queue: Job[] = [];
   private head = 0;
   private running = 0;
@@ -40,7 +44,7 @@ export class FifoScheduler implements Scheduler {
   private drained: (() => void) | undefined;
   private readonly modelName: string;
 
-  constructor(modelName: string, instances: NativeInstance[]) {
+  constructor(modelName: string, instances: ModelInstance[]) {
     this.modelName = modelName;
     this.instances = instances;
     this.idle = [...instances].reverse();
@@ -74,7 +78,7 @@ export class FifoScheduler implements Scheduler {
     if (this.retiring && this.running === 0 && this.head === this.queue.length) this.drained?.();
   }
 
-  private run(instance: NativeInstance, job: Job): void {
+  private run(instance: ModelInstance, job: Job): void {
     this.running++;
     const queueNs = process.hrtime.bigint() - job.enqueuedAt;
     let pending: Promise<ExecuteTimings>;

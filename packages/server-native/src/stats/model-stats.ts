@@ -31,9 +31,29 @@ export interface ModelStatsSnapshot {
     cache_miss: Duration;
   };
   batch_stats: BatchStatsSnapshot[];
-  memory_usage: { type: string; id: bigint; byte_size: bigint }[];
-  response_stats: Record<string, never>;
+  memory_usage: MemoryUsage[];
+  /** Per response index ("0" = a request's first, for non-decoupled models its only, response). */
+  response_stats: Record<string, ResponseStatsSnapshot>;
 }
+
+/** Triton's MemoryUsage: memory a model version holds, per device ("CPU", "CPU_PINNED", "GPU" + id). */
+export interface MemoryUsage {
+  type: string;
+  id: bigint;
+  byte_size: bigint;
+}
+
+/** Triton's InferResponseStatistics. */
+export interface ResponseStatsSnapshot {
+  compute_infer: Duration;
+  compute_output: Duration;
+  success: Duration;
+  fail: Duration;
+  empty_response: Duration;
+  cancel: Duration;
+}
+
+export type ResponseOutcome = keyof ResponseStatsSnapshot;
 
 const zero = (): Duration => ({ count: 0n, ns: 0n });
 const add = (d: Duration, ns: bigint, count = 1n): void => {
@@ -62,14 +82,37 @@ export class ModelStats {
   private readonly computeInfer = zero();
   private readonly computeOutput = zero();
   private readonly batches = new Map<number, BatchBucket>();
+  private readonly responses = new Map<string, ResponseStatsSnapshot>();
+  private readonly memoryUsage: readonly MemoryUsage[];
 
-  constructor(name: string, version: string) {
+  constructor(name: string, version: string, memoryUsage: readonly MemoryUsage[] = []) {
     this.name = name;
     this.version = version;
+    this.memoryUsage = memoryUsage;
   }
 
-  /** One request that executed alone (batch of `batchSize` elements) and succeeded. */
-  recordSuccess(batchSize: number, requestNs: bigint, queueNs: bigint, timings: ExecuteTimings): void {
+  /**
+   * Adds one response to response_stats under `key` (the response index as a string). Streaming and
+   * decoupled code records each of a request's responses here; infer records "0" itself.
+   */
+  recordResponse(key: string, outcome: ResponseOutcome, ns: bigint): void {
+    add(this.response(key)[outcome], ns);
+  }
+
+  private response(key: string): ResponseStatsSnapshot {
+    let r = this.responses.get(key);
+    if (r === undefined) {
+      r = { compute_infer: zero(), compute_output: zero(), success: zero(), fail: zero(), empty_response: zero(), cancel: zero() };
+      this.responses.set(key, r);
+    }
+    return r;
+  }
+
+  /**
+   * One request that executed alone (batch of `batchSize` elements) and succeeded. `asResponse` false:
+   * a decoupled request, whose responses were recorded one by one with recordResponse.
+   */
+  recordSuccess(batchSize: number, requestNs: bigint, queueNs: bigint, timings: ExecuteTimings, asResponse = true): void {
     const input = toNs(timings.computeInputNs);
     const infer = toNs(timings.computeInferNs);
     const output = toNs(timings.computeOutputNs);
@@ -89,12 +132,18 @@ export class ModelStats {
     add(bucket.compute_input, input);
     add(bucket.compute_infer, infer);
     add(bucket.compute_output, output);
+    if (!asResponse) return;
+    const first = this.response("0");
+    add(first.compute_infer, infer);
+    add(first.compute_output, output);
+    add(first.success, requestNs);
   }
 
-  /** A request that reached this model version and failed (validation or execution). */
-  recordFailure(requestNs: bigint): void {
+  /** A request that reached this model version and failed (validation or execution); `asResponse` as above. */
+  recordFailure(requestNs: bigint, asResponse = true): void {
     this.lastInference = BigInt(Date.now());
     add(this.fail, requestNs);
+    if (asResponse) this.recordResponse("0", "fail", requestNs);
   }
 
   snapshot(): ModelStatsSnapshot {
@@ -122,8 +171,22 @@ export class ModelStats {
           compute_infer: copy(b.compute_infer),
           compute_output: copy(b.compute_output),
         })),
-      memory_usage: [],
-      response_stats: {},
+      memory_usage: this.memoryUsage.map((m) => ({ ...m })),
+      response_stats: Object.fromEntries(
+        [...this.responses.entries()]
+          .sort(([a], [b]) => Number(a) - Number(b) || a.localeCompare(b))
+          .map(([k, r]) => [
+            k,
+            {
+              compute_infer: copy(r.compute_infer),
+              compute_output: copy(r.compute_output),
+              success: copy(r.success),
+              fail: copy(r.fail),
+              empty_response: copy(r.empty_response),
+              cancel: copy(r.cancel),
+            },
+          ]),
+      ),
     };
   }
 }

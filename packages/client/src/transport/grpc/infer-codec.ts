@@ -4,7 +4,8 @@
 import { InferenceError } from "../../errors.ts";
 import { isDataType, type DataType } from "../../protocol/datatypes.ts";
 import { Tensor } from "../../tensor.ts";
-import type { InferRequest, InferResponse } from "../transport.ts";
+import type { InferRequest, InferResponse, OutputRequest } from "../transport.ts";
+import { requestedInSharedMemory, sharedMemoryOutput, sharedMemoryParameters } from "../shared-memory-tensors.ts";
 import { parametersFromWire, parametersToWire, type WireParameter } from "./parameters.ts";
 
 interface WireContents {
@@ -36,9 +37,11 @@ export interface WireInferResponse {
 }
 
 export function encodeInferRequest(req: InferRequest): Record<string, unknown> {
-  const raw: Uint8Array[] = new Array(req.inputs.length);
-  const inputs = req.inputs.map((t, i) => {
-    raw[i] = t.toRaw();
+  // One raw entry per input that is not in shared memory, in input order (what Triton expects).
+  const raw: Uint8Array[] = [];
+  const inputs = req.inputs.map((t) => {
+    if (t.sharedMemory) return { name: t.name, datatype: t.datatype, shape: t.shape, parameters: parametersToWire(sharedMemoryParameters(t.sharedMemory)) };
+    raw.push(t.toRaw());
     return { name: t.name, datatype: t.datatype, shape: t.shape };
   });
   const message: Record<string, unknown> = {
@@ -50,7 +53,11 @@ export function encodeInferRequest(req: InferRequest): Record<string, unknown> {
   };
   const params = parametersToWire(req.parameters);
   if (params) message.parameters = params;
-  if (req.outputs) message.outputs = req.outputs.map((o) => ({ name: o.name, parameters: parametersToWire(o.parameters) ?? {} }));
+  if (req.outputs)
+    message.outputs = req.outputs.map((o) => ({
+      name: o.name,
+      parameters: parametersToWire(o.sharedMemory ? { ...o.parameters, ...sharedMemoryParameters(o.sharedMemory) } : o.parameters) ?? {},
+    }));
   return message;
 }
 
@@ -91,17 +98,41 @@ function fromContents(name: string, datatype: DataType, shape: number[], c: Wire
   }
 }
 
-export function decodeInferResponse(res: WireInferResponse): InferResponse {
+/**
+ * `requestedOutputs`: the request's outputs, so that outputs it put in shared memory come back as data-less
+ * tensors with `sharedMemory` set (Triton names them only by the empty raw entry it sends for them).
+ */
+export function decodeInferResponse(res: WireInferResponse, requestedOutputs?: readonly OutputRequest[]): InferResponse {
   const wireOutputs = res.outputs ?? [];
   const raw = res.raw_output_contents ?? [];
-  if (raw.length > 0 && raw.length !== wireOutputs.length)
+  const inRegions = requestedInSharedMemory(requestedOutputs);
+  let shared: (Tensor | undefined)[] | undefined;
+  if (inRegions !== undefined || wireOutputs.some((o) => o.parameters?.shared_memory_region !== undefined)) {
+    shared = wireOutputs.map((o) => {
+      if (!isDataType(o.datatype)) return undefined;
+      const name = o.name ?? "";
+      try {
+        return sharedMemoryOutput(name, o.datatype, (o.shape ?? []).map((d) => Number(d)), parametersFromWire(o.parameters), inRegions);
+      } catch (e) {
+        throw e instanceof InferenceError && e.code === "invalid_argument" ? bad(e.message) : e;
+      }
+    });
+  }
+  // Raw entries: one per output, or (some servers) one per output that is not in shared memory.
+  const withData = shared ? shared.filter((t) => t === undefined).length : wireOutputs.length;
+  if (raw.length > 0 && raw.length !== wireOutputs.length && raw.length !== withData)
     throw bad(`${wireOutputs.length} outputs but ${raw.length} raw_output_contents entries`);
+  const positional = raw.length === wireOutputs.length;
+  let nextRaw = 0;
   const outputs = wireOutputs.map((o, i) => {
     const name = o.name ?? "";
     if (!isDataType(o.datatype)) throw bad(`output "${name}" has unknown datatype ${JSON.stringify(o.datatype)}`);
+    const inRegion = shared?.[i];
+    if (inRegion !== undefined) return inRegion;
     const shape = (o.shape ?? []).map((d) => Number(d));
+    const rawIndex = positional ? i : nextRaw++;
     try {
-      return raw.length > 0 ? Tensor.fromRaw(name, o.datatype, shape, raw[i]!) : fromContents(name, o.datatype, shape, o.contents);
+      return raw.length > 0 ? Tensor.fromRaw(name, o.datatype, shape, raw[rawIndex]!) : fromContents(name, o.datatype, shape, o.contents);
     } catch (e) {
       if (e instanceof InferenceError && e.code === "invalid_argument") throw bad(e.message);
       throw e;

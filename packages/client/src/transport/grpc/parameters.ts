@@ -24,6 +24,8 @@ function toWire(key: string, v: ParameterValue): WireParameter {
       return Number.isSafeInteger(v) ? { int64_param: v } : { double_param: v };
     case "bigint":
       if (v >= INT64_MIN && v <= INT64_MAX) return { int64_param: v.toString() };
+      // Triton reads sequence_id only from int64_param (or string_param), as the uint64 of its bits.
+      if (key === "sequence_id" && v <= UINT64_MAX) return { int64_param: BigInt.asIntN(64, v).toString() };
       if (v > INT64_MAX && v <= UINT64_MAX) return { uint64_param: v.toString() };
       throw new InferenceError("invalid_argument", `parameter "${key}": ${v} does not fit int64 or uint64`);
     default:

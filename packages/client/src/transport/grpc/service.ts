@@ -2,6 +2,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { PROTO_DIR } from "../../protocol/proto-files.ts";
+import { deserializeInferResponse, serializeInferRequest } from "./infer-wire.ts";
 
 /** How messages look in JS: proto field names; 64-bit integers as decimal strings (exact); enums by name. */
 export const LOADER_OPTIONS: protoLoader.Options = {
@@ -23,10 +24,21 @@ let ctor: grpc.ServiceClientConstructor | undefined;
 export function inferenceServiceClient(): grpc.ServiceClientConstructor {
   if (!ctor) {
     const definition = protoLoader.loadSync("grpc_service.proto", LOADER_OPTIONS);
+    useHandCodecForInfer(definition);
     const pkg = grpc.loadPackageDefinition(definition) as unknown as {
       inference: { GRPCInferenceService: grpc.ServiceClientConstructor };
     };
     ctor = pkg.inference.GRPCInferenceService;
   }
   return ctor;
+}
+
+/** ModelInfer goes through the hand-written codec (infer-wire.ts), protobufjs staying its fallback. */
+function useHandCodecForInfer(definition: protoLoader.PackageDefinition): void {
+  const method = (definition["inference.GRPCInferenceService"] as protoLoader.ServiceDefinition | undefined)?.ModelInfer;
+  if (!method) return;
+  const serialize = method.requestSerialize as (value: unknown) => Buffer;
+  const deserialize = method.responseDeserialize as (bytes: Buffer) => unknown;
+  (method as { requestSerialize: unknown }).requestSerialize = (value: unknown) => serializeInferRequest(value, serialize);
+  (method as { responseDeserialize: unknown }).responseDeserialize = (bytes: Buffer) => deserializeInferResponse(bytes, deserialize);
 }

@@ -1,13 +1,37 @@
 // KServe v2 over gRPC (GRPCInferenceService) with @grpc/grpc-js: deadlines, cancellation via call.cancel(),
 // Triton's 2 GiB message limits.
 import * as grpc from "@grpc/grpc-js";
-import type { CallOptions, ModelMetadata, ModelStatistics, ServerMetadata, TensorMetadata } from "../../api.ts";
+import type { CallOptions, ModelMetadata, ModelStatistics, ServerMetadata, SystemSharedMemoryStatus, TensorMetadata } from "../../api.ts";
 import { InferenceError } from "../../errors.ts";
 import { toModelStatistics } from "../../statistics.ts";
+import type { AuthHook, ClientTlsOptions, Compression, GrpcConnectionOptions } from "../../connection-options.ts";
+import { hookHeaders } from "../auth.ts";
 import { cancelledError, deadlineError } from "../call-scope.ts";
-import type { InferRequest, InferResponse, LoadRequest, ModelRef, StatisticsRequest, Transport } from "../transport.ts";
+import { checkConnectTimeout } from "../option-checks.ts";
+import { describeGrpcFailure, type ConnectionTarget } from "../connection-errors.ts";
+import { checkTls } from "../tls-options.ts";
+import { channelCredentials, channelOptions } from "./channel.ts";
+import { awaitChannel, connectTimeoutError } from "./connect.ts";
+import type {
+  InferRequest,
+  InferResponse,
+  LoadRequest,
+  ModelRef,
+  SharedMemoryRegisterRequest,
+  StatisticsRequest,
+  StreamChannel,
+  StreamHandlers,
+  TraceUpdateWire,
+  Transport,
+  UnloadRequest,
+} from "../transport.ts";
+import { openGrpcStream } from "./stream-channel.ts";
+import { statusFromGrpc } from "../shared-memory-status.ts";
 import { decodeInferResponse, encodeInferRequest, type WireInferResponse } from "./infer-codec.ts";
-import { MAX_MESSAGE_LENGTH, inferenceServiceClient } from "./service.ts";
+import { inferenceServiceClient } from "./service.ts";
+import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../../extension-types.ts";
+import { logSettingsFromWire, traceSettingsFromWire } from "../../settings-wire.ts";
+import { extensionGrpcError } from "../../unsupported.ts";
 
 export interface GrpcTransportOptions {
   /** host:port, grpc://host:port, or grpcs://host:port for TLS. */
@@ -16,6 +40,16 @@ export interface GrpcTransportOptions {
   credentials?: grpc.ChannelCredentials;
   /** Extra grpc-js channel options (merged over the defaults). */
   channelOptions?: grpc.ChannelOptions;
+  /** TLS settings; setting them implies TLS for a bare host:port. */
+  tls?: ClientTlsOptions;
+  /** Message compression of requests. */
+  compression?: Compression;
+  /** Keepalive and channel options. */
+  grpc?: GrpcConnectionOptions;
+  /** Bound on waiting for the connection before a call goes out. */
+  connectTimeoutMs?: number;
+  /** Per-call metadata (authentication). */
+  authHook?: AuthHook;
 }
 
 type Callback = (error: grpc.ServiceError | null, response?: unknown) => void;
@@ -24,6 +58,8 @@ type UnaryMethod = (request: unknown, metadata: grpc.Metadata, options: grpc.Cal
 interface Target {
   address: string;
   secure: boolean;
+  /** The URL named a scheme (so `secure` was chosen explicitly). */
+  explicit?: boolean;
 }
 
 function parseTarget(url: string): Target {
@@ -31,8 +67,8 @@ function parseTarget(url: string): Target {
   if (!m) return { address: url, secure: false };
   const scheme = m[1]!.toLowerCase();
   const rest = m[2]!.replace(/\/+$/, "");
-  if (scheme === "grpc" || scheme === "http") return { address: rest, secure: false };
-  if (scheme === "grpcs" || scheme === "https") return { address: rest, secure: true };
+  if (scheme === "grpc" || scheme === "http") return { address: rest, secure: false, explicit: true };
+  if (scheme === "grpcs" || scheme === "https") return { address: rest, secure: true, explicit: true };
   throw new InferenceError("invalid_argument", `gRPC transport needs host:port, grpc:// or grpcs://, got ${url}`);
 }
 
@@ -49,22 +85,62 @@ export class GrpcTransport implements Transport {
   readonly protocol = "grpc" as const;
   readonly url: string;
   readonly #client: grpc.Client & Record<string, UnaryMethod>;
+  readonly #scheme: "grpc" | "grpcs";
+  readonly #authHook: AuthHook | undefined;
+  readonly #connectTimeoutMs: number | undefined;
+  readonly #target: ConnectionTarget;
 
   constructor(options: GrpcTransportOptions) {
     const target = parseTarget(options.url);
     if (target.address === "") throw new InferenceError("invalid_argument", `gRPC URL has no host:port: ${options.url}`);
+    const tls = checkTls(options.tls);
+    if (tls && target.explicit && !target.secure)
+      throw new InferenceError("invalid_argument", `createClient: tls options given but the URL ${options.url} asks for plaintext; use grpcs://`);
+    checkConnectTimeout(options.connectTimeoutMs);
+    const secure = target.secure || tls !== undefined;
     this.url = target.address;
-    const credentials =
-      options.credentials ?? (target.secure ? grpc.credentials.createSsl() : grpc.credentials.createInsecure());
+    this.#scheme = secure ? "grpcs" : "grpc";
+    this.#target = { address: `${this.#scheme}://${target.address}`, secure, clientCert: tls?.cert !== undefined };
+    this.#authHook = options.authHook;
+    this.#connectTimeoutMs = options.connectTimeoutMs;
+    const credentials = options.credentials ?? channelCredentials(secure, tls);
     const Ctor = inferenceServiceClient();
     this.#client = new Ctor(target.address, credentials, {
-      "grpc.max_send_message_length": MAX_MESSAGE_LENGTH,
-      "grpc.max_receive_message_length": MAX_MESSAGE_LENGTH,
+      ...channelOptions({ tls, compression: options.compression, grpc: options.grpc }),
       ...options.channelOptions,
     }) as unknown as grpc.Client & Record<string, UnaryMethod>;
   }
 
   #unary<T>(method: string, request: unknown, call: CallOptions, what: string): Promise<T> {
+    if (this.#authHook === undefined && this.#connectTimeoutMs === undefined) return this.#send<T>(method, request, call, what);
+    return this.#prepareAndSend<T>(method, request, call, what);
+  }
+
+  /** Auth metadata and the bounded wait for a connection, then the call; the call's deadline counts from here. */
+  async #prepareAndSend<T>(method: string, request: unknown, call: CallOptions, what: string): Promise<T> {
+    const startedAt = Date.now();
+    const signal = call.signal;
+    if (signal?.aborted) throw cancelledError(what, signal.reason);
+    const extra = this.#authHook
+      ? await hookHeaders(this.#authHook, { protocol: "grpc", method, url: `${this.#scheme}://${this.url}/inference.GRPCInferenceService/${method}` })
+      : undefined;
+    const connectMs = this.#connectTimeoutMs;
+    if (connectMs !== undefined) {
+      const t = call.timeoutMs;
+      const left = t !== undefined && t >= 0 && Number.isFinite(t) ? t - (Date.now() - startedAt) : Infinity;
+      const callFirst = left < connectMs;
+      await awaitChannel(
+        this.#client,
+        callFirst ? Math.max(0, left) : connectMs,
+        () => (callFirst ? deadlineError(what, t!) : connectTimeoutError(this.url, connectMs)),
+        signal,
+        () => cancelledError(what, signal?.reason),
+      );
+    }
+    return this.#send<T>(method, request, call, what, extra, startedAt);
+  }
+
+  #send<T>(method: string, request: unknown, call: CallOptions, what: string, extra?: Record<string, string>, startedAt?: number): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const signal = call.signal;
       if (signal?.aborted) return reject(cancelledError(what, signal.reason));
@@ -72,9 +148,10 @@ export class GrpcTransport implements Transport {
       if (timeoutMs !== undefined && !(timeoutMs >= 0))
         return reject(new InferenceError("invalid_argument", `${what}: timeoutMs must be >= 0, got ${timeoutMs}`));
       const metadata = new grpc.Metadata();
+      if (extra) for (const k of Object.keys(extra)) metadata.set(k, extra[k]!);
       if (call.headers) for (const k of Object.keys(call.headers)) metadata.set(k, call.headers[k]!);
       const options: grpc.CallOptions =
-        timeoutMs !== undefined && Number.isFinite(timeoutMs) ? { deadline: Date.now() + timeoutMs } : {};
+        timeoutMs !== undefined && Number.isFinite(timeoutMs) ? { deadline: (startedAt ?? Date.now()) + timeoutMs } : {};
       let onAbort: (() => void) | undefined;
       let pending: grpc.ClientUnaryCall;
       try {
@@ -83,7 +160,7 @@ export class GrpcTransport implements Transport {
           if (!error) return resolve(response as T);
           if (signal?.aborted && error.code === grpc.status.CANCELLED) return reject(cancelledError(what, signal.reason));
           if (error.code === grpc.status.DEADLINE_EXCEEDED && timeoutMs !== undefined) return reject(deadlineError(what, timeoutMs));
-          reject(InferenceError.from(error));
+          reject(describeGrpcFailure(InferenceError.from(error), this.#target));
         });
       } catch (e) {
         // grpc-js throws synchronously on a closed channel or an unserializable message.
@@ -149,8 +226,17 @@ export class GrpcTransport implements Transport {
     };
   }
 
+  /** An RPC of a Triton extension: UNIMPLEMENTED becomes an "unimplemented" error naming the RPC. */
+  async #extension<T>(method: string, request: unknown, call: CallOptions, what: string): Promise<T> {
+    try {
+      return await this.#unary<T>(method, request, call, what);
+    } catch (e) {
+      throw extensionGrpcError(e, what, method);
+    }
+  }
+
   async modelConfig(ref: ModelRef, call: CallOptions): Promise<Record<string, unknown>> {
-    const r = await this.#unary<{ config?: Record<string, unknown> }>(
+    const r = await this.#extension<{ config?: Record<string, unknown> }>(
       "ModelConfig",
       { name: ref.model, version: ref.version ?? "" },
       call,
@@ -160,7 +246,7 @@ export class GrpcTransport implements Transport {
   }
 
   async modelStatistics(req: StatisticsRequest, call: CallOptions): Promise<ModelStatistics[]> {
-    const r = await this.#unary<{ model_stats?: unknown[] }>(
+    const r = await this.#extension<{ model_stats?: unknown[] }>(
       "ModelStatistics",
       { name: req.model ?? "", version: req.version ?? "" },
       call,
@@ -170,17 +256,83 @@ export class GrpcTransport implements Transport {
   }
 
   async loadModel(req: LoadRequest, call: CallOptions): Promise<void> {
-    const parameters = req.config === undefined ? {} : { config: { string_param: req.config } };
-    await this.#unary("RepositoryModelLoad", { model_name: req.model, parameters }, call, `loadModel(${req.model})`);
+    const parameters: Record<string, { string_param: string } | { bytes_param: Uint8Array }> = {};
+    if (req.config !== undefined) parameters.config = { string_param: req.config };
+    // Over gRPC a model file travels as raw bytes.
+    for (const f of req.files ?? []) parameters[`file:${f.path}`] = { bytes_param: f.content };
+    await this.#extension("RepositoryModelLoad", { model_name: req.model, parameters }, call, `loadModel(${req.model})`);
   }
 
-  async unloadModel(ref: ModelRef, call: CallOptions): Promise<void> {
-    await this.#unary("RepositoryModelUnload", { model_name: ref.model }, call, `unloadModel(${ref.model})`);
+  async systemSharedMemoryRegister(req: SharedMemoryRegisterRequest, call: CallOptions): Promise<void> {
+    const message = { name: req.name, key: req.key, offset: req.offset, byte_size: req.byteSize };
+    await this.#unary("SystemSharedMemoryRegister", message, call, `registerSystemSharedMemory(${req.name})`);
+  }
+
+  async systemSharedMemoryUnregister(name: string | undefined, call: CallOptions): Promise<void> {
+    await this.#unary("SystemSharedMemoryUnregister", { name: name ?? "" }, call, `unregisterSystemSharedMemory(${name ?? ""})`);
+  }
+
+  async systemSharedMemoryStatus(name: string | undefined, call: CallOptions): Promise<SystemSharedMemoryStatus[]> {
+    const r = await this.#unary<{ regions?: Record<string, unknown> }>(
+      "SystemSharedMemoryStatus",
+      { name: name ?? "" },
+      call,
+      `systemSharedMemoryStatus(${name ?? ""})`,
+    );
+    return statusFromGrpc(r.regions);
+  }
+
+  async unloadModel(ref: UnloadRequest, call: CallOptions): Promise<void> {
+    const parameters = ref.unloadDependents === undefined ? {} : { unload_dependents: { bool_param: ref.unloadDependents } };
+    await this.#extension("RepositoryModelUnload", { model_name: ref.model, parameters }, call, `unloadModel(${ref.model})`);
+  }
+
+  async repositoryIndex(ready: boolean, call: CallOptions): Promise<RepositoryIndexEntry[]> {
+    const r = await this.#extension<{ models?: { name?: string; version?: string; state?: string; reason?: string }[] }>(
+      "RepositoryIndex",
+      { ready },
+      call,
+      "repositoryIndex",
+    );
+    return (r.models ?? []).map((m) => ({ name: m.name ?? "", version: m.version ?? "", state: m.state ?? "", reason: m.reason ?? "" }));
+  }
+
+  async traceSettings(model: string | undefined, update: TraceUpdateWire | undefined, call: CallOptions): Promise<TraceSettings> {
+    const settings: Record<string, { value: string[] }> = {};
+    // An empty value list is gRPC's way of clearing a setting (JSON null over HTTP).
+    for (const [k, v] of Object.entries(update ?? {})) settings[k] = { value: v === null ? [] : Array.isArray(v) ? v : [v] };
+    const what = update === undefined ? "traceSettings" : "updateTraceSettings";
+    const r = await this.#extension<{ settings?: Record<string, { value?: string[] }> }>("TraceSetting", { settings, model_name: model ?? "" }, call, what);
+    const flat: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r.settings ?? {})) flat[k] = k === "trace_level" ? (v.value ?? []) : (v.value ?? [])[0];
+    return traceSettingsFromWire(flat);
+  }
+
+  async logSettings(update: Record<string, boolean | number | string> | undefined, call: CallOptions): Promise<LogSettings> {
+    const settings: Record<string, object> = {};
+    for (const [k, v] of Object.entries(update ?? {}))
+      settings[k] = typeof v === "boolean" ? { bool_param: v } : typeof v === "number" ? { uint32_param: v } : { string_param: v };
+    const what = update === undefined ? "logSettings" : "updateLogSettings";
+    const r = await this.#extension<{ settings?: Record<string, { bool_param?: boolean; uint32_param?: number; string_param?: string }> }>(
+      "LogSettings",
+      { settings },
+      call,
+      what,
+    );
+    const flat: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r.settings ?? {})) flat[k] = v.bool_param ?? v.uint32_param ?? v.string_param;
+    return logSettingsFromWire(flat);
   }
 
   async infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
     const r = await this.#unary<WireInferResponse>("ModelInfer", encodeInferRequest(req), call, `infer(${req.model})`);
-    return decodeInferResponse(r);
+    return decodeInferResponse(r, req.outputs);
+  }
+
+  openStream(call: CallOptions, handlers: StreamHandlers): StreamChannel {
+    const hook = this.#authHook;
+    const url = `${this.#scheme}://${this.url}/inference.GRPCInferenceService/ModelStreamInfer`;
+    return openGrpcStream(this.#client, call, handlers, hook ? () => hookHeaders(hook, { protocol: "grpc", method: "ModelStreamInfer", url }) : undefined);
   }
 
   async close(): Promise<void> {

@@ -6,13 +6,17 @@ import type { Dispatcher } from "undici";
  * Collects the body. With `alignAt` (the byte offset of the binary section), the result is placed so that
  * `result.byteOffset + alignAt` is a multiple of 8; this costs one copy unless the data already lies so.
  */
-export async function readBody(body: Dispatcher.ResponseData["body"], alignAt?: number): Promise<Buffer> {
+export async function readBody(body: Dispatcher.ResponseData["body"] | readonly Buffer[], alignAt?: number): Promise<Buffer> {
+  if (Array.isArray(body)) return joinChunks(body as readonly Buffer[], alignAt);
   const chunks: Buffer[] = [];
+  for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+  return joinChunks(chunks, alignAt);
+}
+
+/** One Buffer of the chunks; with `alignAt`, placed as readBody describes. */
+export function joinChunks(chunks: readonly Buffer[], alignAt?: number): Buffer {
   let total = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    chunks.push(chunk);
-    total += chunk.byteLength;
-  }
+  for (const c of chunks) total += c.byteLength;
   if (chunks.length === 1) {
     const only = chunks[0]!;
     if (alignAt === undefined || (only.byteOffset + alignAt) % 8 === 0) return only;

@@ -5,7 +5,8 @@ import { InferenceError } from "../../errors.ts";
 import { isDataType } from "../../protocol/datatypes.ts";
 import { parseJson, stringifyJson } from "../../protocol/json-data.ts";
 import { Tensor } from "../../tensor.ts";
-import type { InferRequest, InferResponse } from "../transport.ts";
+import type { InferRequest, InferResponse, OutputRequest } from "../transport.ts";
+import { requestedInSharedMemory, sharedMemoryOutput, sharedMemoryParameters } from "../shared-memory-tensors.ts";
 
 export const HEADER_LENGTH = "inference-header-content-length";
 
@@ -47,8 +48,10 @@ export function encodeInferRequest(req: InferRequest): EncodedBody {
   const inputs: JsonInput[] = new Array(req.inputs.length);
   for (let i = 0; i < req.inputs.length; i++) {
     const t = req.inputs[i]!;
-    // JSON has no FP16/BF16 representation that servers accept: those always go binary.
-    if (req.binaryInputs || t.datatype === "FP16" || t.datatype === "BF16") {
+    if (t.sharedMemory) {
+      inputs[i] = { name: t.name, shape: t.shape, datatype: t.datatype, parameters: sharedMemoryParameters(t.sharedMemory) };
+    } else if (req.binaryInputs || t.datatype === "FP16" || t.datatype === "BF16") {
+      // JSON has no FP16/BF16 representation that servers accept: those always go binary.
       const raw = t.toRaw();
       chunks.push(raw);
       binaryBytes += raw.byteLength;
@@ -66,6 +69,7 @@ export function encodeInferRequest(req: InferRequest): EncodedBody {
   if (req.outputs) {
     header.outputs = req.outputs.map((o) => {
       if (hasBigint(o.parameters)) needsBigint = true;
+      if (o.sharedMemory) return { name: o.name, parameters: { ...o.parameters, ...sharedMemoryParameters(o.sharedMemory) } };
       return { name: o.name, parameters: { ...o.parameters, binary_data: o.binary } };
     });
   } else if (req.binaryOutputs) {
@@ -95,9 +99,15 @@ function toParameters(v: unknown, where: string): Record<string, ParameterValue>
 /**
  * Parses an infer response body. `headerLength` is the Inference-Header-Content-Length value when the
  * server sent one; outputs with `parameters.binary_data_size` take their bytes from the binary section
- * in output order (as views of `body`).
+ * in output order (as views of `body`). Outputs the request put in shared memory (`requestedOutputs`) and
+ * outputs whose parameters name a region come back as data-less tensors with `sharedMemory` set.
  */
-export function decodeInferResponse(body: Uint8Array, headerLength: number | undefined): InferResponse {
+export function decodeInferResponse(
+  body: Uint8Array,
+  headerLength: number | undefined,
+  requestedOutputs?: readonly OutputRequest[],
+): InferResponse {
+  const inRegions = requestedInSharedMemory(requestedOutputs);
   const jsonEnd = headerLength ?? body.byteLength;
   if (!Number.isSafeInteger(jsonEnd) || jsonEnd < 0 || jsonEnd > body.byteLength)
     throw bad(`${HEADER_LENGTH} is ${headerLength}, body has ${body.byteLength} bytes`);
@@ -123,7 +133,10 @@ export function decodeInferResponse(body: Uint8Array, headerLength: number | und
     const params = toParameters(o.parameters, `output "${name}" parameters`);
     const size = params.binary_data_size;
     try {
-      if (size !== undefined) {
+      const shared = size === undefined && o.data === undefined ? sharedMemoryOutput(name, o.datatype, shape, params, inRegions) : undefined;
+      if (shared !== undefined) {
+        outputs[i] = shared;
+      } else if (size !== undefined) {
         const n = Number(size);
         if (!Number.isSafeInteger(n) || n < 0) throw bad(`output "${name}" has binary_data_size ${String(size)}`);
         if (offset + n > body.byteLength)

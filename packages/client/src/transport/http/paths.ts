@@ -15,3 +15,16 @@ export function statisticsPath(prefix: string, req: StatisticsRequest): string {
 export function repositoryPath(prefix: string, model: string, action: "load" | "unload"): string {
   return `${prefix}/v2/repository/models/${encodeURIComponent(model)}/${action}`;
 }
+
+export function repositoryIndexPath(prefix: string): string {
+  return `${prefix}/v2/repository/index`;
+}
+
+/** v2/trace/setting, or v2/models/{m}/trace/setting for one model. */
+export function traceSettingsPath(prefix: string, model: string | undefined): string {
+  return model ? `${prefix}/v2/models/${encodeURIComponent(model)}/trace/setting` : `${prefix}/v2/trace/setting`;
+}
+
+export function loggingPath(prefix: string): string {
+  return `${prefix}/v2/logging`;
+}

@@ -1,22 +1,55 @@
 // KServe v2 over HTTP/1.1 with undici's Pool: keep-alive connections, no fetch on the hot path.
 import { Pool, type Dispatcher } from "undici";
-import type { CallOptions, ModelMetadata, ModelStatistics, ServerMetadata, TensorMetadata } from "../../api.ts";
+import type { CallOptions, ModelMetadata, ModelStatistics, ServerMetadata, SystemSharedMemoryStatus, TensorMetadata } from "../../api.ts";
 import { InferenceError, httpError } from "../../errors.ts";
 import { parseJson } from "../../protocol/json-data.ts";
 import { toModelStatistics } from "../../statistics.ts";
+import type { AuthHook, ClientTlsOptions, Compression, HttpConnectionOptions } from "../../connection-options.ts";
+import { hookHeaders } from "../auth.ts";
 import { openCallScope } from "../call-scope.ts";
-import type { InferRequest, InferResponse, LoadRequest, ModelRef, StatisticsRequest, Transport } from "../transport.ts";
+import { describeHttpFailure, type ConnectionTarget } from "../connection-errors.ts";
+import { checkTls } from "../tls-options.ts";
+import type {
+  InferRequest,
+  InferResponse,
+  LoadRequest,
+  ModelRef,
+  SharedMemoryRegisterRequest,
+  StatisticsRequest,
+  TraceUpdateWire,
+  Transport,
+  UnloadRequest,
+} from "../transport.ts";
 import { readBody } from "./body.ts";
+import { dispatchRequest } from "./dispatch.ts";
+import { statusFromJson, systemSharedMemoryPath } from "../shared-memory-status.ts";
+import { MIN_COMPRESS_BYTES, bodyLength, checkCompression, compressBody, decodeResponseBody, type Coding } from "./compression.ts";
 import { HEADER_LENGTH, decodeInferResponse, encodeInferRequest } from "./infer-codec.ts";
-import { modelPath, repositoryPath, statisticsPath } from "./paths.ts";
+import { loggingPath, modelPath, repositoryIndexPath, repositoryPath, statisticsPath, traceSettingsPath } from "./paths.ts";
+import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../../extension-types.ts";
+import { logSettingsFromWire, traceSettingsFromWire } from "../../settings-wire.ts";
+import { extensionHttpError } from "../../unsupported.ts";
+import { poolOptions } from "./pool-options.ts";
 
 export interface HttpTransportOptions {
   /** http(s)://host:port, optionally with a path prefix. */
   url: string;
   /** Connections kept open to the server (default 64). */
   connections?: number;
-  /** Idle keep-alive time of a connection in ms (default 60000). */
+  /** Idle keep-alive time of a connection in ms (default 60000); `http.keepAliveTimeoutMs` wins. */
   keepAliveTimeoutMs?: number;
+  /** TLS settings; needs an https:// URL. */
+  tls?: ClientTlsOptions;
+  /** Content-Encoding for request bodies. */
+  compression?: Compression;
+  /** Send `Accept-Encoding: gzip, deflate` (responses in either coding are inflated whether asked for or not). */
+  acceptCompression?: boolean;
+  /** TCP + TLS connection establishment limit in ms (undici default 10000). */
+  connectTimeoutMs?: number;
+  /** undici Pool tuning. */
+  http?: HttpConnectionOptions;
+  /** Per-request headers (authentication). */
+  authHook?: AuthHook;
 }
 
 // Above this size the request body goes out as separate chunks instead of one concatenation.
@@ -62,6 +95,11 @@ export class HttpTransport implements Transport {
   readonly url: string;
   readonly #pool: Pool;
   readonly #prefix: string;
+  readonly #origin: string;
+  readonly #authHook: AuthHook | undefined;
+  readonly #compression: Coding | undefined;
+  readonly #acceptCompression: boolean;
+  readonly #target: ConnectionTarget;
 
   constructor(options: HttpTransportOptions) {
     let parsed: URL;
@@ -72,16 +110,18 @@ export class HttpTransport implements Transport {
     }
     if (parsed.protocol !== "http:" && parsed.protocol !== "https:")
       throw new InferenceError("invalid_argument", `HTTP transport needs an http:// or https:// URL, got ${options.url}`);
-    const connections = options.connections ?? 64;
-    if (!Number.isSafeInteger(connections) || connections < 1)
-      throw new InferenceError("invalid_argument", `connections must be a positive integer, got ${connections}`);
+    const tls = checkTls(options.tls);
+    if (tls && parsed.protocol === "http:")
+      throw new InferenceError("invalid_argument", `createClient: tls options given but the URL ${options.url} is plaintext http://; use https://`);
+    this.#compression = checkCompression(options.compression);
+    this.#acceptCompression = options.acceptCompression === true;
+    this.#authHook = options.authHook;
     this.#prefix = parsed.pathname.replace(/\/+$/, "");
+    this.#origin = parsed.origin;
+    this.#target = { address: parsed.origin, secure: parsed.protocol === "https:", clientCert: tls?.cert !== undefined };
     this.url = parsed.origin + this.#prefix;
-    this.#pool = new Pool(parsed.origin, {
-      connections,
-      pipelining: 1,
-      keepAliveTimeout: options.keepAliveTimeoutMs ?? 60_000,
-    });
+    const http = options.keepAliveTimeoutMs === undefined ? options.http : { keepAliveTimeoutMs: options.keepAliveTimeoutMs, ...options.http };
+    this.#pool = new Pool(parsed.origin, poolOptions({ connections: options.connections, connectTimeoutMs: options.connectTimeoutMs, tls, http }));
   }
 
   async #request(
@@ -94,21 +134,34 @@ export class HttpTransport implements Transport {
   ): Promise<Answer> {
     const scope = openCallScope(call, what);
     try {
-      const allHeaders = call.headers ? { ...call.headers, ...headers } : headers;
-      const res = await this.#pool.request({
+      let allHeaders = call.headers ? { ...call.headers, ...headers } : headers;
+      let payload = body;
+      // Explicit headers (client, call) win over auth and encoding defaults.
+      if (this.#authHook)
+        allHeaders = { ...(await hookHeaders(this.#authHook, { protocol: "http", method, url: this.#origin + path })), ...allHeaders };
+      if (this.#acceptCompression) allHeaders = { "accept-encoding": "gzip, deflate", ...allHeaders };
+      if (this.#compression && body !== undefined && bodyLength(body) >= MIN_COMPRESS_BYTES) {
+        const compressed = await compressBody(body, this.#compression);
+        payload = compressed.chunks;
+        allHeaders = { ...allHeaders, "content-encoding": this.#compression, "content-length": String(compressed.byteLength) };
+      }
+      // dispatch, not pool.request: no Readable stream per response (client CPU, see bench/client-cpu.mjs).
+      const res = await dispatchRequest(this.#pool, {
         method,
         path,
         headers: allHeaders ?? null,
-        // undici sends any iterable of chunks (its typings list only single buffers and streams).
-        body: (body ?? null) as string | Buffer | null,
+        body: payload ?? null,
         signal: scope.signal ?? null,
       });
       const len = res.headers[HEADER_LENGTH];
-      const alignAt = typeof len === "string" ? Number(len) : undefined;
-      const data = await readBody(res.body, alignAt !== undefined && Number.isSafeInteger(alignAt) ? alignAt : undefined);
+      const n = typeof len === "string" ? Number(len) : undefined;
+      const alignAt = n !== undefined && Number.isSafeInteger(n) ? n : undefined;
+      const encoding = res.headers["content-encoding"];
+      const data =
+        encoding === undefined ? await readBody(res.body, alignAt) : await decodeResponseBody(await readBody(res.body), encoding, alignAt);
       return { status: res.statusCode, headers: res.headers, body: data };
     } catch (e) {
-      throw scope.fail(e);
+      throw describeHttpFailure(scope.fail(e), this.#target);
     } finally {
       scope.dispose();
     }
@@ -127,8 +180,20 @@ export class HttpTransport implements Transport {
     return jsonBody(answer);
   }
 
+  /**
+   * A call to a Triton extension endpoint: like #json, but an answer saying the server has no such route
+   * becomes an "unimplemented" error naming the endpoint (`perModel`: the path names a model).
+   */
+  async #extension(method: Method, path: string, call: CallOptions, what: string, perModel: boolean, body?: string): Promise<unknown> {
+    const answer = await this.#request(method, path, call, what, body, body === undefined ? undefined : { "content-type": "application/json" });
+    if (answer.status >= 400) throw extensionHttpError(answer.status, answer.body.toString("utf8"), what, `${method} ${path}`, perModel);
+    return jsonBody(answer);
+  }
+
   async #health(path: string, call: CallOptions, what: string, field: string): Promise<boolean> {
     const answer = await this.#request("GET", path, call, what);
+    // Refused credentials say nothing about health: an error, as over gRPC.
+    if (answer.status === 401 || answer.status === 403) throw httpError(answer.status, answer.body.toString("utf8"));
     if (answer.status !== 200) return false;
     // Decided by the status code (Triton sends no body); an explicit `false` in a JSON body still counts.
     const text = answer.body.toString("utf8").trim();
@@ -177,24 +242,66 @@ export class HttpTransport implements Transport {
 
   async modelConfig(ref: ModelRef, call: CallOptions): Promise<Record<string, unknown>> {
     const what = `modelConfig(${ref.model})`;
-    const c = asObject(await this.#json("GET", `${modelPath(this.#prefix, ref)}/config`, call, what), what);
+    const c = asObject(await this.#extension("GET", `${modelPath(this.#prefix, ref)}/config`, call, what, true), what);
     // Triton answers the ModelConfig itself; some servers wrap it as {"config": {...}} like the gRPC answer.
     return c.config !== null && typeof c.config === "object" && !("name" in c) ? (c.config as Record<string, unknown>) : c;
   }
 
   async modelStatistics(req: StatisticsRequest, call: CallOptions): Promise<ModelStatistics[]> {
     const what = `modelStatistics(${req.model ?? ""})`;
-    const s = asObject(await this.#json("GET", statisticsPath(this.#prefix, req), call, what), what);
+    const s = asObject(await this.#extension("GET", statisticsPath(this.#prefix, req), call, what, req.model !== undefined), what);
     return toModelStatistics(s.model_stats);
   }
 
   async loadModel(req: LoadRequest, call: CallOptions): Promise<void> {
-    const body = req.config === undefined ? "{}" : JSON.stringify({ parameters: { config: req.config } });
-    await this.#json("POST", repositoryPath(this.#prefix, req.model, "load"), call, `loadModel(${req.model})`, body);
+    const parameters: Record<string, string> = {};
+    if (req.config !== undefined) parameters.config = req.config;
+    // Triton's HTTP form of a model file: "file:<path>" with the content in base64.
+    for (const f of req.files ?? []) parameters[`file:${f.path}`] = Buffer.from(f.content.buffer, f.content.byteOffset, f.content.byteLength).toString("base64");
+    const body = Object.keys(parameters).length === 0 ? "{}" : JSON.stringify({ parameters });
+    await this.#extension("POST", repositoryPath(this.#prefix, req.model, "load"), call, `loadModel(${req.model})`, true, body);
   }
 
-  async unloadModel(ref: ModelRef, call: CallOptions): Promise<void> {
-    await this.#json("POST", repositoryPath(this.#prefix, ref.model, "unload"), call, `unloadModel(${ref.model})`, "{}");
+  async systemSharedMemoryRegister(req: SharedMemoryRegisterRequest, call: CallOptions): Promise<void> {
+    const body = JSON.stringify({ key: req.key, offset: req.offset, byte_size: req.byteSize });
+    await this.#json("POST", systemSharedMemoryPath(this.#prefix, req.name, "register"), call, `registerSystemSharedMemory(${req.name})`, body);
+  }
+
+  async systemSharedMemoryUnregister(name: string | undefined, call: CallOptions): Promise<void> {
+    await this.#json("POST", systemSharedMemoryPath(this.#prefix, name, "unregister"), call, `unregisterSystemSharedMemory(${name ?? ""})`, "{}");
+  }
+
+  async systemSharedMemoryStatus(name: string | undefined, call: CallOptions): Promise<SystemSharedMemoryStatus[]> {
+    return statusFromJson(await this.#json("GET", systemSharedMemoryPath(this.#prefix, name, "status"), call, `systemSharedMemoryStatus(${name ?? ""})`));
+  }
+
+  async unloadModel(ref: UnloadRequest, call: CallOptions): Promise<void> {
+    const body = ref.unloadDependents === undefined ? "{}" : JSON.stringify({ parameters: { unload_dependents: ref.unloadDependents } });
+    await this.#extension("POST", repositoryPath(this.#prefix, ref.model, "unload"), call, `unloadModel(${ref.model})`, true, body);
+  }
+
+  async repositoryIndex(ready: boolean, call: CallOptions): Promise<RepositoryIndexEntry[]> {
+    const list = await this.#extension("POST", repositoryIndexPath(this.#prefix), call, "repositoryIndex", false, JSON.stringify(ready ? { ready: true } : {}));
+    if (!Array.isArray(list)) throw new InferenceError("internal", "repositoryIndex: expected a JSON list from the server");
+    return list.map((m: Record<string, unknown>) => ({
+      name: String(m?.name ?? ""),
+      version: m?.version === undefined || m?.version === null ? "" : String(m.version),
+      state: String(m?.state ?? ""),
+      reason: String(m?.reason ?? ""),
+    }));
+  }
+
+  async traceSettings(model: string | undefined, update: TraceUpdateWire | undefined, call: CallOptions): Promise<TraceSettings> {
+    const what = update === undefined ? "traceSettings" : "updateTraceSettings";
+    const path = traceSettingsPath(this.#prefix, model);
+    const raw = await this.#extension(update === undefined ? "GET" : "POST", path, call, what, model !== undefined, update === undefined ? undefined : JSON.stringify(update));
+    return traceSettingsFromWire(asObject(raw, what));
+  }
+
+  async logSettings(update: Record<string, boolean | number | string> | undefined, call: CallOptions): Promise<LogSettings> {
+    const what = update === undefined ? "logSettings" : "updateLogSettings";
+    const raw = await this.#extension(update === undefined ? "GET" : "POST", loggingPath(this.#prefix), call, what, false, update === undefined ? undefined : JSON.stringify(update));
+    return logSettingsFromWire(asObject(raw, what));
   }
 
   async infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
@@ -216,7 +323,7 @@ export class HttpTransport implements Transport {
     if (answer.status >= 400) throw httpError(answer.status, answer.body.toString("utf8"));
     const len = answer.headers[HEADER_LENGTH];
     try {
-      return decodeInferResponse(answer.body, typeof len === "string" ? Number(len) : undefined);
+      return decodeInferResponse(answer.body, typeof len === "string" ? Number(len) : undefined, req.outputs);
     } catch (e) {
       throw InferenceError.from(e);
     }

@@ -6,15 +6,31 @@ import * as protoLoader from "@grpc/proto-loader";
 import { PROTO_DIR, PROTO_FILES, isDataType } from "@iaas/client/protocol";
 import { ServerError, decoding, invalidArg, toServerError } from "../../core/errors.ts";
 import type { InferenceServer } from "../../core/inference-server.ts";
+import type { LogFn } from "../../core/log-settings.ts";
 import type { InferInput, InferRequest, InferResponse, Parameters, RequestedOutput } from "../../core/types.ts";
+import type { Authenticator } from "../../security/auth.ts";
+import { grpcServerCredentials, type ResolvedTls } from "../../security/tls.ts";
+import { authInterceptor } from "./auth-interceptor.ts";
 import { contentsToRaw, type GrpcContents } from "./contents.ts";
+import { modelStreamInfer } from "./stream-infer.ts";
+import { extensionRpcs, gateRpcs } from "./extension-rpcs.ts";
+import { parametersToGrpc } from "./response-parameters.ts";
+import { canSendTyped, rawToContents } from "./typed-outputs.ts";
+import { sharedMemoryHandlers } from "./shared-memory-rpcs.ts";
+import { rawInputFor, sharedMemoryOutputParameters } from "./shared-memory-tensors.ts";
+import { sharedMemoryRef } from "../../shared-memory/tensor-parameters.ts";
 
 const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
+const EMPTY = Buffer.alloc(0);
 
 export interface GrpcFrontendOptions {
   host: string;
   port: number;
-  log?: (message: string) => void;
+  /** Serve TLS (and require client certificates when `tls.mutual`). */
+  tls?: ResolvedTls;
+  /** Refuse calls without accepted credentials (UNAUTHENTICATED). */
+  auth?: Authenticator;
+  log?: LogFn;
 }
 
 export interface GrpcFrontend {
@@ -74,41 +90,42 @@ function parameters(map: Record<string, GrpcParam> | undefined): Parameters | un
   return out;
 }
 
-function rejectSharedMemory(params: Parameters | undefined, where: string): void {
-  if (params && ("shared_memory_region" in params || "shared_memory_byte_size" in params || "shared_memory_offset" in params))
-    throw new ServerError("UNSUPPORTED", `${where}: shared memory tensors are not supported by this server`);
-}
-
-function decodeInfer(req: GrpcInferRequest): InferRequest {
+function decodeInfer(req: GrpcInferRequest, sharedMemoryEnabled: boolean): InferRequest {
   const model = req.model_name;
   const raw = req.raw_input_contents ?? [];
-  if (raw.length > 0 && raw.length !== req.inputs.length)
-    throw invalidArg(`raw_input_contents has ${raw.length} entries but the request has ${req.inputs.length} inputs for model '${model}'; send one per input`);
+  const inputParams = req.inputs.map((t) => parameters(t.parameters));
+  const shmInputs = req.inputs.map((t, i) => sharedMemoryRef(inputParams[i], `input '${t.name}'`, sharedMemoryEnabled));
+  const rawIndex = rawInputFor(raw.length, shmInputs, model);
   const inputs = req.inputs.map((t, i): InferInput => {
     const where = `input '${t.name}'`;
     if (!isDataType(t.datatype)) throw invalidArg(`${where}: unknown datatype '${t.datatype}'`);
     const shape = t.shape.map((d) => Number(d));
     if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw invalidArg(`${where}: invalid shape [${t.shape.join(",")}]`);
-    const params = parameters(t.parameters);
-    rejectSharedMemory(params, where);
+    const params = inputParams[i];
+    const shm = shmInputs[i];
     let data: Buffer;
-    if (raw.length > 0) {
+    if (shm !== undefined) {
+      if (t.contents || (rawIndex[i] !== undefined && raw[rawIndex[i]!]!.byteLength > 0))
+        throw invalidArg(`${where} for model '${model}' takes its data from shared memory; do not send contents or raw_input_contents for it`);
+      data = EMPTY;
+    } else if (raw.length > 0) {
       if (t.contents) throw invalidArg(`contents field must not be specified when using raw_input_contents for '${t.name}' for model '${model}'`);
-      data = raw[i]!;
+      data = raw[rawIndex[i]!]!;
     } else {
       if (!t.contents) throw invalidArg(`${where} for model '${model}' has no data: set its contents or send raw_input_contents`);
       data = decoding(() => contentsToRaw(t.datatype as never, shape, t.contents!, where));
     }
     const input: InferInput = { name: t.name, datatype: t.datatype, shape, data };
     if (params) input.parameters = params;
+    if (shm) input.sharedMemory = shm;
     return input;
   });
   const outputs = req.outputs.map((o): RequestedOutput => {
     const params = parameters(o.parameters);
-    rejectSharedMemory(params, `output '${o.name}'`);
-    if (params?.classification !== undefined)
-      throw new ServerError("UNSUPPORTED", `output '${o.name}': the classification extension is not supported by this server`);
-    return params ? { name: o.name, parameters: params } : { name: o.name };
+    const shm = sharedMemoryRef(params, `output '${o.name}'`, sharedMemoryEnabled);
+    const output: RequestedOutput = params ? { name: o.name, parameters: params } : { name: o.name };
+    if (shm) output.sharedMemory = shm;
+    return output;
   });
   const request: InferRequest = { model, version: req.model_version, inputs, outputs };
   if (req.id !== "") request.id = req.id;
@@ -117,14 +134,30 @@ function decodeInfer(req: GrpcInferRequest): InferRequest {
   return request;
 }
 
-function encodeInfer(response: InferResponse): unknown {
-  return {
+/**
+ * ModelInferResponse. Outputs go as raw_output_contents (as Triton), or with `typed` as typed contents
+ * (as KServe and MLServer; used when binary_tensor_data is disabled) where every datatype has a field.
+ */
+function encodeInfer(response: InferResponse, typed = false): unknown {
+  const message: Record<string, unknown> = {
     model_name: response.model_name,
     model_version: response.model_version,
     id: response.id ?? "",
-    outputs: response.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape })),
+    outputs: response.outputs.map((o) =>
+      o.sharedMemory
+        ? { name: o.name, datatype: o.datatype, shape: o.shape, parameters: sharedMemoryOutputParameters(o.sharedMemory) }
+        : { name: o.name, datatype: o.datatype, shape: o.shape },
+    ),
+    // Shared-memory outputs keep an empty entry, so entries stay one per output in output order (as Triton).
     raw_output_contents: response.outputs.map((o) => o.data),
   };
+  const params = parametersToGrpc(response.parameters);
+  if (params !== undefined) message.parameters = params;
+  if (typed && canSendTyped(response.outputs.map((o) => o.datatype)) && !response.outputs.some((o) => o.sharedMemory)) {
+    message.outputs = response.outputs.map((o) => ({ name: o.name, datatype: o.datatype, shape: o.shape, contents: rawToContents(o.datatype, o.data) }));
+    delete message.raw_output_contents;
+  }
+  return message;
 }
 
 /** bigint counters to decimal strings, which protobufjs takes for uint64 fields without loss. */
@@ -147,11 +180,12 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    interceptors: options.auth ? [authInterceptor(options.auth, log)] : [],
   });
 
   const fail = (err: unknown): grpc.ServiceError => {
     const e = toServerError(err);
-    if (e.status === "INTERNAL") log(`internal error: ${e.stack ?? e.message}`);
+    if (e.status === "INTERNAL") log(`internal error: ${e.stack ?? e.message}`, "error");
     return Object.assign(new Error(e.message), { code: e.grpcCode, details: e.message, metadata: new grpc.Metadata() });
   };
   const unary = (fn: (request: any) => unknown | Promise<unknown>): Unary => (call, callback) => {
@@ -167,71 +201,32 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
 
   const modelInfer = async (req: GrpcInferRequest): Promise<unknown> => {
     const receivedAt = process.hrtime.bigint();
-    return encodeInfer(await server.infer(decodeInfer(req), receivedAt));
+    return encodeInfer(await server.infer(decodeInfer(req, server.systemSharedMemory !== undefined), receivedAt), !server.extensions.has("binary_tensor_data"));
   };
 
-  grpcServer.addService(pkg.inference.GRPCInferenceService.service, {
+  grpcServer.addService(pkg.inference.GRPCInferenceService.service, gateRpcs(server, {
     ServerLive: unary(() => ({ live: server.isLive() })),
     ServerReady: unary(() => ({ ready: server.isReady() })),
     ModelReady: unary((r: { name: string; version: string }) => ({ ready: server.modelReady(r.name, r.version) })),
     ServerMetadata: unary(() => server.serverMetadata()),
     ModelMetadata: unary((r: { name: string; version: string }) => server.modelMetadata(r.name, r.version)),
     ModelInfer: unary(modelInfer),
-    ModelStreamInfer: (call: grpc.ServerDuplexStream<GrpcInferRequest, unknown>) => {
-      // Responses go out as each request completes; errors travel in-band so the stream stays open.
-      let pending = 0;
-      let ended = false;
-      const finish = (): void => {
-        if (ended && pending === 0) call.end();
-      };
-      call.on("data", (req: GrpcInferRequest) => {
-        pending++;
-        modelInfer(req)
-          .then(
-            (infer_response) => call.write({ error_message: "", infer_response }),
-            (err: unknown) => call.write({ error_message: toServerError(err).message }),
-          )
-          .finally(() => {
-            pending--;
-            finish();
-          });
-      });
-      call.on("end", () => {
-        ended = true;
-        finish();
-      });
-      call.on("error", () => {});
-    },
+    ModelStreamInfer: modelStreamInfer(server, {
+      decode: (req) => decodeInfer(req, server.systemSharedMemory !== undefined),
+      encode: (response) => encodeInfer(response, !server.extensions.has("binary_tensor_data")),
+      log,
+    }),
     ModelConfig: unary((r: { name: string; version: string }) => ({ config: server.modelConfig(r.name, r.version) })),
     ModelStatistics: unary((r: { name: string; version: string }) => ({
       model_stats: bigintsToStrings(server.statistics(r.name, r.version)),
     })),
-    RepositoryIndex: unary(async (r: { ready: boolean }) => ({
-      models: (await server.repositoryIndex(r.ready)).map((m) => ({ name: m.name, version: m.version ?? "", state: m.state, reason: m.reason })),
-    })),
-    RepositoryModelLoad: unary(async (r: { model_name: string; parameters: Record<string, GrpcParam> }) => {
-      const params = r.parameters ?? {};
-      const fileKey = Object.keys(params).find((k) => k.startsWith("file:"));
-      if (fileKey !== undefined) throw new ServerError("UNSUPPORTED", `load parameter '${fileKey}': model file uploads are not supported by this server`);
-      const config = params.config;
-      if (config !== undefined && config.parameter_choice !== "string_param")
-        throw invalidArg("load parameter 'config' must be a string_param holding ModelConfig JSON");
-      await server.loadModel(r.model_name, config?.string_param);
-      return {};
-    }),
-    RepositoryModelUnload: unary(async (r: { model_name: string }) => {
-      await server.unloadModel(r.model_name);
-      return {};
-    }),
-    SystemSharedMemoryStatus: unimplemented("SystemSharedMemoryStatus"),
-    SystemSharedMemoryRegister: unimplemented("SystemSharedMemoryRegister"),
-    SystemSharedMemoryUnregister: unimplemented("SystemSharedMemoryUnregister"),
+    // RepositoryIndex/ModelLoad/ModelUnload, TraceSetting, LogSettings.
+    ...extensionRpcs(server, unary),
+    ...sharedMemoryHandlers(server, unary),
     CudaSharedMemoryStatus: unimplemented("CudaSharedMemoryStatus"),
     CudaSharedMemoryRegister: unimplemented("CudaSharedMemoryRegister"),
     CudaSharedMemoryUnregister: unimplemented("CudaSharedMemoryUnregister"),
-    TraceSetting: unimplemented("TraceSetting"),
-    LogSettings: unimplemented("LogSettings"),
-  });
+  }));
 
   grpcServer.addService(pkg.grpc.health.v1.Health.service, {
     Check: unary((r: { service: string }) => {
@@ -242,7 +237,7 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
   });
 
   const port = await new Promise<number>((resolve, reject) => {
-    grpcServer.bindAsync(`${options.host}:${options.port}`, grpc.ServerCredentials.createInsecure(), (err, boundPort) =>
+    grpcServer.bindAsync(`${options.host}:${options.port}`, grpcServerCredentials(options.tls), (err, boundPort) =>
       err ? reject(err) : resolve(boundPort),
     );
   });
@@ -252,9 +247,18 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
     port,
     close: () =>
       new Promise<void>((resolve) => {
-        grpcServer.tryShutdown(() => resolve());
-        // Streams or slow clients must not hold shutdown forever.
-        setTimeout(() => grpcServer.forceShutdown(), 2000).unref();
+        // Streams or slow clients must not hold shutdown forever. forceShutdown does not call tryShutdown's
+        // callback when grpc-js waits on a session that died before its handshake (e.g. a TLS client on a
+        // plaintext port, grpc-node#1458), so the forced path resolves by itself; the timer stays ref'd so
+        // the process lives until close() has settled.
+        const force = setTimeout(() => {
+          grpcServer.forceShutdown();
+          resolve();
+        }, 2000);
+        grpcServer.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
       }),
   };
 }

@@ -2,12 +2,21 @@
 // writes the answer. Every failure becomes a `{"error": "..."}` reply; nothing a client sends can
 // throw out of the handler.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { stringifyJson } from "@iaas/client/protocol";
 import { ServerError, invalidArg, toServerError } from "../../core/errors.ts";
 import type { InferenceServer } from "../../core/inference-server.ts";
+import type { LogFn } from "../../core/log-settings.ts";
+import type { Authenticator } from "../../security/auth.ts";
+import { httpsServerOptions, type ResolvedTls } from "../../security/tls.ts";
+import { withHttpAuth } from "./auth-gate.ts";
+import { checkBinaryRequest, jsonOutputsOnly } from "./binary-gate.ts";
 import { BodyTooLargeError, readBody } from "./body.ts";
+import { extensionOfPath, extensionRoute } from "./extension-routes.ts";
+import { sendBody } from "./response-encoding.ts";
 import { HEADER_LENGTH, checkJsonOutputs, decodeInferRequest, encodeInferResponse } from "./infer-codec.ts";
+import { systemSharedMemoryRoute } from "./shared-memory-routes.ts";
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -15,7 +24,11 @@ export interface HttpFrontendOptions {
   host: string;
   port: number;
   maxBodyBytes?: number;
-  log?: (message: string) => void;
+  /** Serve HTTPS (and require client certificates when `tls.mutual`). */
+  tls?: ResolvedTls;
+  /** Refuse requests without accepted credentials (401). */
+  auth?: Authenticator;
+  log?: LogFn;
 }
 
 export interface HttpFrontend {
@@ -25,8 +38,7 @@ export interface HttpFrontend {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, exact = false): void {
   const text = exact ? stringifyJson(body) : JSON.stringify(body);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(text) });
-  res.end(text);
+  sendBody(res, status, { "Content-Type": "application/json" }, [text], Buffer.byteLength(text));
 }
 
 function sendEmpty(res: ServerResponse, status: number): void {
@@ -34,9 +46,9 @@ function sendEmpty(res: ServerResponse, status: number): void {
   res.end();
 }
 
-function sendError(res: ServerResponse, err: unknown, log: (m: string) => void): void {
+function sendError(res: ServerResponse, err: unknown, log: LogFn): void {
   const e = toServerError(err);
-  if (e.status === "INTERNAL") log(`internal error: ${e.stack ?? e.message}`);
+  if (e.status === "INTERNAL") log(`internal error: ${e.stack ?? e.message}`, "error");
   if (res.headersSent) {
     res.destroy(e);
     return;
@@ -94,29 +106,16 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
       const ok = b === "live" ? server.isLive() : server.isReady();
       return sendJson(res, ok ? 200 : 400, { [b]: ok });
     }
-    if (a === "repository") {
-      if (b === "index" && segments.length === 3) {
-        expect("POST");
-        const body = parseBodyJson(await readBody(req, limit), "repository index");
-        if (body.ready !== undefined && typeof body.ready !== "boolean") throw invalidArg("repository index 'ready' must be a boolean");
-        return sendJson(res, 200, await server.repositoryIndex(body.ready === true));
-      }
-      if (b === "models" && c !== undefined && (d === "load" || d === "unload") && segments.length === 5) {
-        expect("POST");
-        const body = parseBodyJson(await readBody(req, limit), `model ${d}`);
-        const params = body.parameters ?? {};
-        if (typeof params !== "object" || params === null || Array.isArray(params)) throw invalidArg(`${d} 'parameters' must be an object`);
-        if (d === "unload") {
-          await server.unloadModel(c);
-        } else {
-          const p = params as Record<string, unknown>;
-          const fileKey = Object.keys(p).find((k) => k.startsWith("file:"));
-          if (fileKey !== undefined) throw new ServerError("UNSUPPORTED", `load parameter '${fileKey}': model file uploads are not supported by this server`);
-          if (p.config !== undefined && typeof p.config !== "string") throw invalidArg("load parameter 'config' must be a string holding ModelConfig JSON");
-          await server.loadModel(c, p.config as string | undefined);
-        }
-        return sendEmpty(res, 200);
-      }
+    // Repository, trace and logging endpoints, and the 404 of any disabled extension's endpoint.
+    // (Guarded so inference requests skip the async call.)
+    if (extensionOfPath(segments) !== undefined) {
+      const ext = await extensionRoute(server, segments, { expect, method, readJson: async (what) => parseBodyJson(await readBody(req, limit), what) });
+      if (ext) return ext.body === null ? sendEmpty(res, ext.status) : sendJson(res, ext.status, ext.body);
+    }
+    if (a === "systemsharedmemory") {
+      const readJson = async (what: string) => parseBodyJson(await readBody(req, limit), what);
+      const answer = await systemSharedMemoryRoute(server, segments.slice(1), { expect, readJson });
+      if (answer) return answer.body === null ? sendEmpty(res, 200) : sendJson(res, 200, answer.body);
     }
     if (a === "models") {
       if (b === "stats" && segments.length === 3) {
@@ -163,24 +162,26 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
     const meta = server.modelMetadata(model, version);
     const body = await readBody(req, limit);
     const headerLength = req.headers[HEADER_LENGTH];
-    const request = decodeInferRequest(server, model, version, body, Array.isArray(headerLength) ? headerLength[0] : headerLength);
+    const headerValue = Array.isArray(headerLength) ? headerLength[0] : headerLength;
+    checkBinaryRequest(server, headerValue);
+    const request = decodeInferRequest(server, model, version, body, headerValue);
+    jsonOutputsOnly(server, request);
     checkJsonOutputs(meta, request);
     const response = await server.infer(request, receivedAt);
     const encoded = encodeInferResponse(response, request);
-    const headers: Record<string, string | number> = { "Content-Type": encoded.contentType, "Content-Length": encoded.byteLength };
+    const headers: Record<string, string | number> = { "Content-Type": encoded.contentType };
     if (encoded.headerLength !== undefined) headers["Inference-Header-Content-Length"] = encoded.headerLength;
-    res.writeHead(200, headers);
-    res.cork();
-    for (const chunk of encoded.chunks) res.write(chunk);
-    res.end();
+    sendBody(res, 200, headers, encoded.chunks, encoded.byteLength);
   }
 
-  const http: Server = createServer((req, res) => {
+  const route = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       if (err instanceof MethodError) res.setHeader("Allow", err.allow);
       sendError(res, err, log);
     });
-  });
+  };
+  const listener = options.auth ? withHttpAuth(options.auth, route, log) : route;
+  const http: Server = options.tls ? createHttpsServer(httpsServerOptions(options.tls), listener) : createServer(listener);
   http.keepAliveTimeout = 65_000;
 
   await new Promise<void>((resolve, reject) => {

@@ -6,8 +6,11 @@ import { elementCount, elementSize, isDataType, jsonToRaw, parseJson, rawToJson,
 import { ServerError, decoding, invalidArg } from "../../core/errors.ts";
 import type { InferenceServer } from "../../core/inference-server.ts";
 import type { InferInput, InferRequest, InferResponse, ModelMetadata, Parameters, RequestedOutput } from "../../core/types.ts";
+import { sharedMemoryParameters, sharedMemoryRef } from "../../shared-memory/tensor-parameters.ts";
 
 export const HEADER_LENGTH = "inference-header-content-length";
+
+const EMPTY = Buffer.alloc(0);
 
 /** A decoded request plus the output encoding the client asked for. */
 export interface HttpInferRequest extends InferRequest {
@@ -36,11 +39,6 @@ function parameters(v: unknown, where: string): Parameters | undefined {
     if (!["string", "number", "boolean", "bigint"].includes(typeof p))
       throw invalidArg(`${where}: parameter '${k}' must be a string, number or boolean`);
   return v as Parameters;
-}
-
-function rejectSharedMemory(params: Parameters | undefined, where: string): void {
-  if (params && ("shared_memory_region" in params || "shared_memory_byte_size" in params || "shared_memory_offset" in params))
-    throw new ServerError("UNSUPPORTED", `${where}: shared memory tensors are not supported by this server`);
 }
 
 function shapeOf(v: unknown, where: string): number[] {
@@ -120,10 +118,13 @@ export function decodeInferRequest(
     const datatype = raw.datatype;
     const shape = shapeOf(raw.shape, where);
     const params = parameters(raw.parameters, where);
-    rejectSharedMemory(params, where);
+    const shm = sharedMemoryRef(params, where, server.systemSharedMemory !== undefined);
     const size = params?.binary_data_size;
     let data: Buffer;
-    if (size !== undefined) {
+    if (shm !== undefined) {
+      if (raw.data !== undefined || size !== undefined) throw invalidArg(`${where}: takes its data from shared memory; do not send 'data' or binary_data_size with it`);
+      data = EMPTY;
+    } else if (size !== undefined) {
       if (raw.data !== undefined) throw invalidArg(`${where}: has both 'data' and binary_data_size; send one`);
       const n = typeof size === "bigint" ? Number(size) : size;
       if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) throw invalidArg(`${where}: binary_data_size must be a non-negative integer`);
@@ -137,6 +138,7 @@ export function decodeInferRequest(
     }
     const input: InferInput = { name: raw.name, datatype, shape, data };
     if (params) input.parameters = params;
+    if (shm) input.sharedMemory = shm;
     return input;
   });
   if (offset !== binary.byteLength) {
@@ -154,10 +156,11 @@ export function decodeInferRequest(
       if (!isObject(raw) || typeof raw.name !== "string") throw invalidArg(`outputs[${i}] needs a string 'name'`);
       const where = `output '${raw.name}'`;
       const params = parameters(raw.parameters, where);
-      rejectSharedMemory(params, where);
-      if (params?.classification !== undefined) throw new ServerError("UNSUPPORTED", `${where}: the classification extension is not supported by this server`);
+      const shm = sharedMemoryRef(params, where, server.systemSharedMemory !== undefined);
       if (params?.binary_data !== undefined && typeof params.binary_data !== "boolean") throw invalidArg(`${where}: parameter 'binary_data' must be a boolean`);
-      return params ? { name: raw.name, parameters: params } : { name: raw.name };
+      const output: RequestedOutput = params ? { name: raw.name, parameters: params } : { name: raw.name };
+      if (shm) output.sharedMemory = shm;
+      return output;
     });
   }
   const request: HttpInferRequest = { model, version, inputs, binaryOutput: binaryOutput === true };
@@ -173,7 +176,8 @@ export function checkJsonOutputs(meta: ModelMetadata, request: HttpInferRequest)
   for (const r of wanted) {
     const binary = (r.parameters?.binary_data as boolean | undefined) ?? request.binaryOutput;
     const dt = meta.outputs.find((o) => o.name === r.name)?.datatype;
-    if (!binary && (dt === "FP16" || dt === "BF16"))
+    // Classified outputs are BYTES, whatever the model's output type.
+    if (!binary && (dt === "FP16" || dt === "BF16") && r.parameters?.shared_memory_region === undefined && r.parameters?.classification === undefined)
       throw invalidArg(`output '${r.name}' of model '${meta.name}' is ${dt}, which cannot be returned as JSON; request it as binary (parameters.binary_data: true)`);
   }
 }
@@ -192,7 +196,9 @@ export function encodeInferResponse(response: InferResponse, request: HttpInferR
   const outputs = response.outputs.map((o) => {
     const binary = (o.requested?.binary_data as boolean | undefined) ?? request.binaryOutput;
     const out: Record<string, unknown> = { name: o.name, datatype: o.datatype, shape: o.shape };
-    if (binary) {
+    if (o.sharedMemory) {
+      out.parameters = sharedMemoryParameters(o.sharedMemory);
+    } else if (binary) {
       out.parameters = { binary_data_size: o.data.byteLength };
       blobs.push(o.data);
     } else {
@@ -203,6 +209,10 @@ export function encodeInferResponse(response: InferResponse, request: HttpInferR
   });
   const body: Record<string, unknown> = { model_name: response.model_name, model_version: response.model_version };
   if (response.id !== undefined) body.id = response.id;
+  if (response.parameters !== undefined) {
+    body.parameters = response.parameters;
+    for (const k in response.parameters) if (typeof response.parameters[k] === "bigint") exactInts = true;
+  }
   body.outputs = outputs;
   const header = exactInts ? stringifyJson(body) : JSON.stringify(body);
   if (blobs.length === 0) return { contentType: "application/json", chunks: [header], byteLength: Buffer.byteLength(header) };

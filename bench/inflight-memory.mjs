@@ -1,0 +1,128 @@
+// Benchmark: client memory per request in flight. 10,000 infer calls with a fresh 1 KiB FP32 tensor each are
+// started against a peer that holds every request unanswered (bench/peers/holding-server.mjs, its own
+// process); once the peer holds them (gRPC: all on one connection; HTTP: the pool's connections, the
+// rest queued in the client), heapUsed + external are read after a full GC and compared with the same
+// number of tensors alone. The difference per request is what the client itself keeps for a call in
+// flight. Then everything is released and every answer checked.
+//   node --expose-gc bench/inflight-memory.mjs [--requests 10000] [--elements 256] [--protocol http,grpc]
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { join } from "node:path";
+import { setImmediate as turn } from "node:timers/promises";
+import { parseArgs } from "node:util";
+import { createClient, Tensor } from "@iaas/client";
+import { benchDir, machine, stop, writeResult } from "./lib/harness.mjs";
+
+const { values: opt } = parseArgs({
+  options: {
+    requests: { type: "string", default: "10000" },
+    elements: { type: "string", default: "256" },
+    connections: { type: "string", default: "64" },
+    protocol: { type: "string", default: "http,grpc" },
+    "no-write": { type: "boolean", default: false },
+  },
+});
+if (typeof globalThis.gc !== "function") {
+  console.error("inflight-memory: run with node --expose-gc");
+  process.exit(1);
+}
+const N = Number(opt.requests);
+const elements = Number(opt.elements);
+const connections = Number(opt.connections);
+const round = (x, d = 1) => Number(x.toFixed(d));
+
+function startPeer(announceAt) {
+  const child = spawn(process.execPath, [join(benchDir, "peers/holding-server.mjs"), String(announceAt)], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout });
+  const waiters = [];
+  lines.on("line", (l) => waiters.shift()?.(JSON.parse(l)));
+  const next = () => new Promise((resolve) => waiters.push(resolve));
+  return { child, next, release: () => child.stdin.write("release\n") };
+}
+
+async function settle() {
+  for (let i = 0; i < 3; i++) await turn();
+  gc();
+  await turn();
+  gc();
+  const m = process.memoryUsage();
+  return { heapUsed: m.heapUsed, external: m.external };
+}
+
+const makeTensor = (i) => new Tensor("INPUT0", "FP32", [elements], new Float32Array(elements).fill(i));
+
+/** Memory of N tensors alone (what the requests are allowed to take). */
+async function tensorsOnly() {
+  const base = await settle();
+  const keep = Array.from({ length: N }, (_, i) => makeTensor(i));
+  const m = await settle();
+  const r = { heap: m.heapUsed - base.heapUsed, external: m.external - base.external };
+  if (keep.length !== N) throw new Error("unreachable");
+  return r;
+}
+
+async function inFlight(protocol) {
+  // HTTP: only the pool's connections reach the peer, the other calls wait in the client's queue.
+  const peer = startPeer(protocol === "http" ? Math.min(N, connections) : N);
+  const { httpPort, grpcPort } = await peer.next();
+  const url = protocol === "grpc" ? `127.0.0.1:${grpcPort}` : `http://127.0.0.1:${httpPort}`;
+  const client = createClient({ url, protocol, connections });
+  try {
+    // One call first so connections and lazy state exist before the baseline.
+    const warm = client.infer("held", [makeTensor(0)]);
+    peer.release();
+    await warm;
+    await stop(peer.child);
+    const peer2 = startPeer(protocol === "http" ? Math.min(N, connections) : N);
+    const ports = await peer2.next();
+    await client.close();
+    const client2 = createClient({
+      url: protocol === "grpc" ? `127.0.0.1:${ports.grpcPort}` : `http://127.0.0.1:${ports.httpPort}`,
+      protocol,
+      connections,
+    });
+    try {
+      const base = await settle();
+      const t0 = performance.now();
+      const calls = new Array(N);
+      for (let i = 0; i < N; i++) calls[i] = client2.infer("held", [makeTensor(i)]);
+      const held = await peer2.next();
+      const startedMs = performance.now() - t0;
+      const m = await settle();
+      peer2.release();
+      const results = await Promise.all(calls);
+      const totalMs = performance.now() - t0;
+      for (const r of results) if (r.output("OUTPUT0").data[0] !== 1) throw new Error("wrong answer");
+      await stop(peer2.child);
+      return { heap: m.heapUsed - base.heapUsed, external: m.external - base.external, heldAtPeer: held.held, startedMs: round(startedMs), totalMs: round(totalMs) };
+    } finally {
+      await client2.close();
+      await stop(peer2.child);
+    }
+  } finally {
+    await stop(peer.child);
+  }
+}
+
+const tensors = await tensorsOnly();
+console.log(`${N} tensors of ${elements} FP32: ${round(tensors.heap / N)} B heap + ${round(tensors.external / N)} B external each`);
+const results = {};
+for (const protocol of opt.protocol.split(",")) {
+  const r = await inFlight(protocol);
+  const heapPer = (r.heap - tensors.heap) / N;
+  const externalPer = (r.external - tensors.external) / N;
+  results[protocol] = { ...r, perRequestHeapBytes: round(heapPer), perRequestExternalBytes: round(externalPer), perRequestBytes: round(heapPer + externalPer) };
+  console.log(
+    `${protocol}: ${N} in flight (${r.heldAtPeer} at the peer): beyond their tensors ${round(heapPer)} B heap + ${round(externalPer)} B external ` +
+      `= ${round(heapPer + externalPer)} B a request (tensor data ${elements * 4} B)`,
+  );
+}
+const result = {
+  benchmark: "inflight-memory",
+  date: new Date().toISOString(),
+  machine: machine(),
+  load: { requests: N, tensor: `FP32 [${elements}]`, httpConnections: connections, peer: "bench/peers/holding-server.mjs (holds every request until released)" },
+  tensorsAlone: { heapBytesEach: round(tensors.heap / N), externalBytesEach: round(tensors.external / N) },
+  results,
+};
+if (!opt["no-write"]) console.log(`written to ${writeResult("inflight-memory", result)}`);

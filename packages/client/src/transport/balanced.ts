@@ -1,0 +1,322 @@
+// One Transport in front of several endpoints of the same protocol. Each call goes to one endpoint
+// (round-robin or least-outstanding); an endpoint that fails at the connection level, or fails its
+// readiness probe, is ejected and probed in the background until it is ready again. A request that never
+// left the client (connection refused) moves on to the next endpoint at once, whatever the call; one
+// whose connection broke afterwards is left to the retry layer. The requests of a sequence (stateful
+// models) all go to the endpoint their sequence id maps to. Load, unload, settings updates and
+// shared-memory registration go to every endpoint; statistics are summed over all of them.
+import type { BalancePolicy, CallOptions, EndpointStatus, HealthCheckOptions, ModelStatistics } from "../api.ts";
+import { InferenceError } from "../errors.ts";
+import { connectionFailure, type ConnectionFailure } from "./connection-failure.ts";
+import { deadlineOf } from "./deadline.ts";
+import { forwardAll } from "./forwarding.ts";
+import { mergeStatistics } from "./merge-statistics.ts";
+import { sequenceKey } from "./sequence-key.ts";
+import { withAttempts } from "./attempts.ts";
+import type { Transport } from "./transport.ts";
+
+export interface BalancedEndpoint {
+  /** Carries the calls (possibly wrapped, e.g. traced). */
+  transport: Transport;
+  /** Carries the readiness probes (the bare transport: probes are not traced). Default: `transport`. */
+  probe?: Transport;
+}
+
+export interface HealthCheck {
+  intervalMs: number;
+  timeoutMs: number;
+  probeHealthy: boolean;
+}
+
+export const HEALTH_CHECK_DEFAULTS: HealthCheck = { intervalMs: 1000, timeoutMs: 1000, probeHealthy: true };
+
+/** Probes on by default with several endpoints (there is somewhere else to go), off with one. */
+export function resolveHealthCheck(option: HealthCheckOptions | boolean | undefined, endpoints: number): HealthCheck | undefined {
+  if (option === false || (option === undefined && endpoints < 2)) return undefined;
+  if (option !== undefined && option !== true && (option === null || typeof option !== "object"))
+    throw new InferenceError("invalid_argument", `createClient: healthCheck must be an object or a boolean, got ${JSON.stringify(option)}`);
+  const o = typeof option === "object" ? option : {};
+  const positive = (v: unknown, name: string, fallback: number): number => {
+    if (v === undefined) return fallback;
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0)
+      throw new InferenceError("invalid_argument", `createClient: healthCheck.${name} must be a positive number of ms, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  return {
+    intervalMs: positive(o.intervalMs, "intervalMs", HEALTH_CHECK_DEFAULTS.intervalMs),
+    timeoutMs: positive(o.timeoutMs, "timeoutMs", HEALTH_CHECK_DEFAULTS.timeoutMs),
+    probeHealthy: o.probeHealthy ?? HEALTH_CHECK_DEFAULTS.probeHealthy,
+  };
+}
+
+export function resolveBalancePolicy(policy: unknown): BalancePolicy {
+  if (policy === undefined) return "least-outstanding";
+  if (policy !== "round-robin" && policy !== "least-outstanding")
+    throw new InferenceError("invalid_argument", `createClient: balance must be "round-robin" or "least-outstanding", got ${JSON.stringify(policy)}`);
+  return policy;
+}
+
+class Endpoint {
+  readonly url: string;
+  readonly transport: Transport;
+  readonly probe: Transport;
+  healthy = true;
+  outstanding = 0;
+  requests = 0;
+  failures = 0;
+  ejections = 0;
+  lastError: string | undefined;
+  probing = false;
+
+  constructor(e: BalancedEndpoint) {
+    this.url = e.transport.url;
+    this.transport = e.transport;
+    this.probe = e.probe ?? e.transport;
+  }
+}
+
+type Attempt<T> = (transport: Transport, call: CallOptions) => Promise<T>;
+
+class Balancer {
+  readonly #endpoints: Endpoint[];
+  readonly #policy: BalancePolicy;
+  readonly #health: HealthCheck | undefined;
+  readonly #probeCall: CallOptions;
+  #cursor = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(endpoints: readonly BalancedEndpoint[], policy: BalancePolicy, health: HealthCheck | undefined, probeHeaders?: Record<string, string>) {
+    this.#endpoints = endpoints.map((e) => new Endpoint(e));
+    this.#policy = policy;
+    this.#health = health;
+    this.#probeCall = { timeoutMs: health?.timeoutMs, headers: probeHeaders };
+    if (health) {
+      this.#timer = setInterval(() => this.#probeRound(), health.intervalMs);
+      // Probes alone must not keep a process alive.
+      this.#timer.unref();
+    }
+  }
+
+  /**
+   * The next endpoint among the healthy ones not in `skip`; when none is healthy, among all of them
+   * (panic mode: better to try an ejected endpoint than to fail without trying).
+   */
+  #pick(skip: readonly Endpoint[] | undefined): Endpoint | undefined {
+    return this.#pickFrom(skip, true) ?? this.#pickFrom(skip, false);
+  }
+
+  #pickFrom(skip: readonly Endpoint[] | undefined, healthyOnly: boolean): Endpoint | undefined {
+    const eps = this.#endpoints;
+    const n = eps.length;
+    let best: Endpoint | undefined;
+    let bestIndex = 0;
+    for (let i = 0; i < n; i++) {
+      const index = (this.#cursor + i) % n;
+      const ep = eps[index]!;
+      if ((healthyOnly && !ep.healthy) || skip?.includes(ep)) continue;
+      // Round-robin takes the first candidate from the cursor; least-outstanding the least busy, ties
+      // going to the first from the cursor so that equal endpoints still take turns.
+      if (best === undefined || ep.outstanding < best.outstanding) {
+        best = ep;
+        bestIndex = index;
+        if (this.#policy === "round-robin" || ep.outstanding === 0) break;
+      }
+    }
+    if (best) this.#cursor = (bestIndex + 1) % n;
+    return best;
+  }
+
+  /** Runs the call on one endpoint, moving on to the next while attempts fail before being sent. */
+  one<T>(call: CallOptions, attempt: Attempt<T>): Promise<T> {
+    return this.#endpoints.length === 1 ? this.#on(this.#endpoints[0]!, call, attempt) : this.#failover(call, attempt);
+  }
+
+  async #failover<T>(call: CallOptions, attempt: Attempt<T>): Promise<T> {
+    const deadline = deadlineOf(call);
+    let tried: Endpoint[] | undefined;
+    let last: InferenceError | undefined;
+    for (let attempts = 1; ; attempts++) {
+      const ep = this.#pick(tried);
+      if (!ep) throw withAttempts(last!, attempts - 1);
+      try {
+        return await this.#on(ep, deadline && tried ? deadline.callFor(call) : call, attempt);
+      } catch (e) {
+        const error = InferenceError.from(e);
+        const sendable = connectionFailure(error) === "not_sent" && !call.signal?.aborted && !deadline?.expired();
+        if (!sendable || this.#closed) throw withAttempts(error, attempts);
+        last = error;
+        (tried ??= []).push(ep);
+      }
+    }
+  }
+
+  async #on<T>(ep: Endpoint, call: CallOptions, attempt: Attempt<T>): Promise<T> {
+    ep.outstanding++;
+    ep.requests++;
+    try {
+      const result = await attempt(ep.transport, call);
+      // An answer from an ejected endpoint (tried in panic mode) proves it is back.
+      if (!ep.healthy) this.#restore(ep);
+      return result;
+    } catch (e) {
+      const error = InferenceError.from(e);
+      const failure = connectionFailure(error);
+      if (failure) this.#eject(ep, failure, error.message);
+      throw error;
+    } finally {
+      ep.outstanding--;
+    }
+  }
+
+  /** Runs the call on every endpoint; rejects naming each endpoint that failed. */
+  async all<T>(what: string, call: CallOptions, attempt: Attempt<T>): Promise<T[]> {
+    if (this.#endpoints.length === 1) return [await this.#on(this.#endpoints[0]!, call, attempt)];
+    const settled = await Promise.allSettled(this.#endpoints.map((ep) => this.#on(ep, call, attempt)));
+    const failed: { url: string; error: InferenceError }[] = [];
+    settled.forEach((s, i) => {
+      if (s.status === "rejected") failed.push({ url: this.#endpoints[i]!.url, error: InferenceError.from(s.reason) });
+    });
+    if (failed.length === 0) return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+    const first = failed[0]!.error;
+    const list = failed.map((f) => `${f.url}: ${f.error.message}`).join("; ");
+    throw new InferenceError(first.code, `${what} failed on ${failed.length} of ${settled.length} endpoints: ${list}`, {
+      httpStatus: first.httpStatus,
+      grpcCode: first.grpcCode,
+      cause: first,
+    });
+  }
+
+  #eject(ep: Endpoint, why: ConnectionFailure | "not_ready", message: string): void {
+    ep.failures++;
+    ep.lastError = why === "not_ready" ? message : `${why === "not_sent" ? "connection failed" : "connection lost"}: ${message}`;
+    if (!ep.healthy) return;
+    ep.healthy = false;
+    ep.ejections++;
+  }
+
+  #restore(ep: Endpoint): void {
+    ep.healthy = true;
+  }
+
+  #probeRound(): void {
+    const health = this.#health!;
+    for (const ep of this.#endpoints) if (!ep.probing && (!ep.healthy || health.probeHealthy)) void this.#probeOne(ep);
+  }
+
+  async #probeOne(ep: Endpoint): Promise<void> {
+    ep.probing = true;
+    try {
+      const ready = await ep.probe.serverReady(this.#probeCall);
+      if (this.#closed) return;
+      if (ready) this.#restore(ep);
+      else this.#eject(ep, "not_ready", "readiness probe: server is not ready");
+    } catch (e) {
+      if (this.#closed) return;
+      const error = InferenceError.from(e);
+      this.#eject(ep, connectionFailure(error) ?? "not_ready", `readiness probe: ${error.message}`);
+    } finally {
+      ep.probing = false;
+    }
+  }
+
+  status(): EndpointStatus[] {
+    return this.#endpoints.map((ep) => ({
+      url: ep.url,
+      state: ep.healthy ? "healthy" : "ejected",
+      outstanding: ep.outstanding,
+      requests: ep.requests,
+      failures: ep.failures,
+      ejections: ep.ejections,
+      ...(ep.lastError === undefined ? {} : { lastError: ep.lastError }),
+    }));
+  }
+
+  /**
+   * Runs a request of a stateful sequence on the endpoint its id maps to: the sequence's state lives on
+   * that server, so the request neither fails over nor follows the balancing policy.
+   */
+  pinned<T>(key: string, call: CallOptions, attempt: Attempt<T>): Promise<T> {
+    // FNV-1a: a stable spread of ids over the endpoints, the same for every client with this URL list.
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    return this.#on(this.#endpoints[(h >>> 0) % this.#endpoints.length]!, call, attempt);
+  }
+
+  /** Picks an endpoint for a method this layer does not know (forwarded as it is, no fail-over). */
+  route(): Transport {
+    return (this.#pick(undefined) ?? this.#endpoints[0]!).transport;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    await Promise.all(this.#endpoints.map((ep) => ep.transport.close()));
+  }
+}
+
+export interface BalancedTransportOptions {
+  balance?: BalancePolicy | undefined;
+  healthCheck?: HealthCheckOptions | boolean | undefined;
+  /** Headers of every readiness probe: the client's constant headers (credentials included). */
+  probeHeaders?: Record<string, string> | undefined;
+}
+
+/** One Transport over `endpoints` (at least one, all of the same protocol). */
+export function createBalancedTransport(endpoints: readonly BalancedEndpoint[], options: BalancedTransportOptions = {}): Transport {
+  const first = endpoints[0];
+  if (!first) throw new InferenceError("invalid_argument", "createClient: no endpoint URL given");
+  const mixed = endpoints.find((e) => e.transport.protocol !== first.transport.protocol);
+  if (mixed)
+    throw new InferenceError(
+      "invalid_argument",
+      `createClient: all endpoints must use one protocol; ${first.transport.url} is ${first.transport.protocol}, ${mixed.transport.url} is ${mixed.transport.protocol}`,
+    );
+  const b = new Balancer(endpoints, resolveBalancePolicy(options.balance), resolveHealthCheck(options.healthCheck, endpoints.length), options.probeHeaders);
+  const stats = async (req: Parameters<Transport["modelStatistics"]>[0], call: CallOptions): Promise<ModelStatistics[]> =>
+    endpoints.length === 1
+      ? b.one(call, (t, c) => t.modelStatistics(req, c))
+      : mergeStatistics(await b.all(`modelStatistics(${req.model ?? ""})`, call, (t, c) => t.modelStatistics(req, c)));
+  return {
+    ...forwardAll(first.transport, () => b.route()),
+    protocol: first.transport.protocol,
+    url: first.transport.url,
+    serverLive: (call) => b.one(call, (t, c) => t.serverLive(c)),
+    serverReady: (call) => b.one(call, (t, c) => t.serverReady(c)),
+    modelReady: (ref, call) => b.one(call, (t, c) => t.modelReady(ref, c)),
+    serverMetadata: (call) => b.one(call, (t, c) => t.serverMetadata(c)),
+    modelMetadata: (ref, call) => b.one(call, (t, c) => t.modelMetadata(ref, c)),
+    modelConfig: (ref, call) => b.one(call, (t, c) => t.modelConfig(ref, c)),
+    modelStatistics: stats,
+    loadModel: async (req, call) => {
+      await b.all(`loadModel(${req.model})`, call, (t, c) => t.loadModel(req, c));
+    },
+    unloadModel: async (ref, call) => {
+      await b.all(`unloadModel(${ref.model})`, call, (t, c) => t.unloadModel(ref, c));
+    },
+    repositoryIndex: (ready, call) => b.one(call, (t, c) => t.repositoryIndex(ready, c)),
+    // Settings are per server: reads come from one endpoint, updates go to all (the first one's answer is returned).
+    traceSettings: async (model, update, call) =>
+      update === undefined
+        ? b.one(call, (t, c) => t.traceSettings(model, update, c))
+        : (await b.all(`updateTraceSettings(${model ?? ""})`, call, (t, c) => t.traceSettings(model, update, c)))[0]!,
+    logSettings: async (update, call) =>
+      update === undefined
+        ? b.one(call, (t, c) => t.logSettings(update, c))
+        : (await b.all("updateLogSettings", call, (t, c) => t.logSettings(update, c)))[0]!,
+    // A region must be registered with whichever server an infer lands on: registration goes to all.
+    systemSharedMemoryRegister: async (req, call) => {
+      await b.all(`registerSystemSharedMemory(${req.name})`, call, (t, c) => t.systemSharedMemoryRegister(req, c));
+    },
+    systemSharedMemoryUnregister: async (name, call) => {
+      await b.all(`unregisterSystemSharedMemory(${name ?? ""})`, call, (t, c) => t.systemSharedMemoryUnregister(name, c));
+    },
+    systemSharedMemoryStatus: (name, call) => b.one(call, (t, c) => t.systemSharedMemoryStatus(name, c)),
+    infer: (req, call) => {
+      const sequence = sequenceKey(req.parameters);
+      return sequence === undefined ? b.one(call, (t, c) => t.infer(req, c)) : b.pinned(sequence, call, (t, c) => t.infer(req, c));
+    },
+    endpoints: () => b.status(),
+    close: () => b.close(),
+  };
+}

@@ -1,0 +1,52 @@
+// Picks and builds the scheduler of one model version from its config and backend: decoupled models
+// get a DecoupledScheduler, sequence-batched models a SequenceBatcher, all others the FIFO scheduler;
+// instances are native (instances.ts) or TypeScript ones made by the backend.
+import { isDecoupledModel, isJsModel, instanceCount, type AnyBackendModel } from "../backends/js-backend.ts";
+import type { NativeAddon } from "../native/types.ts";
+import { configError, type Locator } from "../repository/config-decode.ts";
+import type { ModelConfig } from "../repository/model-config.ts";
+import { DecoupledScheduler } from "./decoupled-scheduler.ts";
+import { createInstances } from "./instances.ts";
+import type { ModelInstance } from "./model-instance.ts";
+import { FifoScheduler, type Scheduler } from "./scheduler.ts";
+import { SequenceBatcher } from "./sequence-batcher.ts";
+import { weightsMemoryUsage } from "../stats/memory-usage.ts";
+import type { MemoryUsage } from "../stats/model-stats.ts";
+
+/** Load-time checks that depend on both the config and the kind of backend. */
+export function checkBackendKind(config: ModelConfig, at: Locator, backend: AnyBackendModel): void {
+  const decoupled = isDecoupledModel(backend);
+  if (config.model_transaction_policy.decoupled && !decoupled)
+    throw configError(at.at("model_transaction_policy.decoupled"), `backend '${config.backend}' answers each request once; it cannot be decoupled`);
+  if (decoupled && config.sequence_batching !== undefined)
+    throw configError(at.at("sequence_batching"), `decoupled models cannot use sequence batching in iaas`);
+  // Native kernels take exactly the model inputs; only TypeScript backends read control tensors.
+  const controls = config.sequence_batching?.control_input ?? [];
+  if (controls.length > 0 && !isJsModel(backend))
+    throw configError(
+      at.at("sequence_batching.control_input"),
+      `backend '${config.backend}' does not read sequence control tensors; remove control_input (sequence batching still routes each sequence to one instance)`,
+    );
+}
+
+/** The scheduler of one model version, with the memory its instances hold (statistics' memory_usage). */
+export async function createScheduler(
+  addon: NativeAddon,
+  config: ModelConfig,
+  at: Locator,
+  backend: AnyBackendModel,
+): Promise<{ scheduler: Scheduler; memoryUsage: MemoryUsage[] }> {
+  if (isDecoupledModel(backend)) return { scheduler: new DecoupledScheduler(config.name, backend, instanceCount(config)), memoryUsage: [] };
+  let instances: ModelInstance[];
+  let memoryUsage: MemoryUsage[] = [];
+  if (isJsModel(backend)) {
+    instances = [];
+    for (const g of config.instance_group) for (let i = 0; i < g.count; i++) instances.push(backend.createInstance(`${g.name}_${i}`));
+  } else {
+    const native = await createInstances(addon, config, at, backend.instanceOptions);
+    memoryUsage = weightsMemoryUsage(native, backend.instanceOptions);
+    instances = native;
+  }
+  const scheduler = config.sequence_batching !== undefined ? new SequenceBatcher(config, instances) : new FifoScheduler(config.name, instances);
+  return { scheduler, memoryUsage };
+}
