@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { InferenceError } from "@iaas/client";
 import { registerBench } from "./commands/bench.ts";
+import { registerCompare } from "./commands/compare.ts";
 import { EXIT, UsageError } from "./commands/errors.ts";
 import { registerInfer } from "./commands/infer.ts";
 import { registerServe } from "./commands/serve.ts";
@@ -16,13 +17,17 @@ export function createProgram(): Command {
     .addHelpText(
       "after",
       `
-Exit codes: 0 success, 1 runtime or server error, 2 usage error, 130 interrupted (bench).
+Exit codes: 0 success, 1 runtime or server error, 2 usage error, 3 performance gate failed (bench --fail-if
+breached, compare found a regression), 4 compare input unreadable or mismatched, 130 interrupted (bench).
 
 Quick start:
   iaas bench --concurrency 1..64          sweep the embedded reference server's "simple" model
+  iaas bench --request-rate 100..800 --csv out.csv --json out.json
+  iaas compare baseline.json out.json --max-throughput-drop 10% --max-p99-rise 15%
   iaas serve --http-port 8000 --grpc-port 8001`,
     );
   registerBench(program);
+  registerCompare(program);
   registerServe(program);
   registerInfer(program);
   return program;

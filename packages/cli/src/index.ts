@@ -1,7 +1,35 @@
-// @iaas/cli programmatic API: the engine behind `iaas bench`, `iaas serve` and `iaas infer`.
-export { bench, BenchError, DEFAULT_MODEL, type BenchHooks, type BenchOptions, type BenchResult } from "./bench.ts";
+// @iaas/cli programmatic API: the engine behind `iaas bench`, `iaas compare`, `iaas serve` and `iaas infer`.
+export {
+  bench,
+  BenchError,
+  DEFAULT_MODEL,
+  describeLevel,
+  SCHEMA_VERSION,
+  type BenchHooks,
+  type BenchLevel,
+  type BenchOptions,
+  type BenchResult,
+  type LevelLabel,
+} from "./bench.ts";
 export { createProgram, main } from "./cli.ts";
+export { EXIT } from "./commands/errors.ts";
 export { cliEntryPoint, startEmbeddedServer, type EmbeddedServer, type EmbeddedServerOptions, type ListeningEvent } from "./embedded-server.ts";
+export {
+  compareReports,
+  CompareInputError,
+  DEFAULT_COMPARE,
+  formatComparison,
+  parseReport,
+  readReport,
+  type ComparedLevel,
+  type ComparedReport,
+  type CompareOptions,
+  type Comparison,
+  type ComparisonRow,
+  type Verdict,
+} from "./gate/compare.ts";
+export { evaluateThresholds, metricValue, parseThreshold, THRESHOLD_METRICS, type Threshold, type ThresholdBreach, type ThresholdMetric, type ThresholdOperator } from "./gate/thresholds.ts";
+export { InstanceSweep, instanceCountOf, pruneDefaults, withInstanceCount, type InstanceSweepReport } from "./instances.ts";
 export {
   buildInputs,
   fetchModelInfo,
@@ -20,11 +48,39 @@ export {
   type ShapeOverrides,
 } from "./inputs/index.ts";
 export { ClosedLoop, type ClosedLoopOptions } from "./load/closed-loop.ts";
-export { createHistogram, HIGHEST_US, initHistograms, LOWEST_US, summarize, type LatencyHistogram, type LatencySummary } from "./load/histogram.ts";
-export { DEFAULT_MEASUREMENT, measurementSettings, runLevel, type LevelOptions, type LevelResult, type MeasurementOptions } from "./load/level.ts";
+export type { LoadGenerator } from "./load/generator.ts";
+export {
+  createHistogram,
+  decodeHistogram,
+  encodeHistogram,
+  HIGHEST_US,
+  HISTOGRAM_ENCODING,
+  initHistograms,
+  LOWEST_US,
+  summarize,
+  type LatencyHistogram,
+  type LatencySummary,
+  type StabilityLatency,
+} from "./load/histogram.ts";
+export {
+  COUNT_WINDOW_TIMEOUT_FACTOR,
+  DEFAULT_MEASUREMENT,
+  measurementSettings,
+  MEASUREMENT_MODES,
+  runLevel,
+  type LevelOptions,
+  type LevelResult,
+  type LoadMode,
+  type LoadSpec,
+  type MeasurementMode,
+  type MeasurementOptions,
+} from "./load/level.ts";
+export { DEFAULT_MAX_OUTSTANDING, OpenLoop, type OpenLoopOptions } from "./load/open-loop.ts";
+export { DISTRIBUTIONS, meanRate, parseRequestIntervals, rateIntervals, readRequestIntervals, replayIntervals, type Distribution, type IntervalSource } from "./load/schedule.ts";
+export { serverBreakdown, ServerStatsReader, type StatsSnapshot } from "./load/server-stats.ts";
 export { isStable, STABILITY_WINDOWS } from "./load/stability.ts";
-export { errorCode, Window, windowStats, type WindowStats } from "./load/window.ts";
-export { parseRange, MAX_LEVEL } from "./range.ts";
-export { formatBenchHeader, formatTable, formatTableHeader, formatTableRow, writeJsonReport } from "./report/index.ts";
+export { errorCode, LATE_THRESHOLD_MS, Window, windowStats, type OpenLoopStats, type ServerBreakdown, type WindowStats } from "./load/window.ts";
+export { MAX_LEVEL, MAX_RATE, parseRange, parseRateRange } from "./range.ts";
+export { csvHeader, csvRow, formatBenchHeader, formatCsv, formatTable, formatTableHeader, formatTableRow, PERF_ANALYZER_COLUMNS, writeCsvReport, writeJsonReport } from "./report/index.ts";
 export { resultToJson } from "./commands/infer.ts";
 export { VERSION } from "./version.ts";

@@ -101,7 +101,7 @@ test("iaas bench with no -u runs the embedded server, prints the table and write
   assert.equal(r.code, 0, r.stderr);
   const lines = r.stdout.trim().split("\n");
   assert.match(lines[0]!, /^iaas bench: embedded server http:\/\/127\.0\.0\.1:\d+ \(http.*model simple, batch 1, inputs INPUT0 INT32\[1,16\]/);
-  assert.match(lines[1]!, /Concurrency\s+Infer\/s\s+p50 us\s+p90 us\s+p95 us\s+p99 us\s+avg us\s+min us\s+max us\s+Requests\s+Errors\s+Stable/);
+  assert.match(lines[1]!, /Concurrency\s+Infer\/s\s+p50 us\s+p90 us\s+p95 us\s+p99 us\s+p99\.9 us\s+avg us\s+min us\s+max us\s+Server us\s+Overhead us\s+Requests\s+Errors\s+Stable/);
   const rows = lines.slice(2).filter((l) => /^\s+\d+\s/.test(l));
   assert.equal(rows.length, 2, r.stdout);
   assert.match(rows[0]!, /^\s+1\s+\d+\.\d/);

@@ -11,7 +11,7 @@ function w(throughput: number, p: number): WindowStats {
     durationMs: 1000,
     requests: throughput,
     throughput,
-    latencyUs: { avg: p, min: p, max: p, stddev: 0, p50: p, p90: p, p95: p, p99: p, selected: { percentile: 99, value: p } },
+    latencyUs: { avg: p, min: p, max: p, stddev: 0, p50: p, p90: p, p95: p, p99: p, p999: p, selected: { percentile: 99, value: p } },
     errorCount: 0,
     errors: {},
   };
@@ -52,7 +52,17 @@ test("window statistics: counts, throughput with batch size, percentiles in micr
 });
 
 test("measurement settings reject values the sweep cannot use", () => {
-  assert.deepEqual(measurementSettings({}), { warmupMs: 1000, windowMs: 2000, maxTrials: 5, stabilityPercentage: 10, percentile: "avg" });
+  assert.deepEqual(measurementSettings({}), {
+    warmupMs: 1000,
+    windowMs: 2000,
+    measurementMode: "time_windows",
+    measurementRequestCount: 50,
+    maxTrials: 10,
+    stabilityPercentage: 10,
+    stabilityWindows: 3,
+    percentile: "avg",
+    latencyThresholdMs: null,
+  });
   assert.equal(measurementSettings({ percentile: 99.9 }).percentile, 99.9);
   assert.throws(() => measurementSettings({ maxTrials: 2 }), /maxTrials must be an integer >= 3/);
   assert.throws(() => measurementSettings({ percentile: 100 }), /percentile must be between 0 and 100/);

@@ -1,6 +1,7 @@
 // commander argument parsers: each rejects a bad value with InvalidArgumentError (usage error, exit 2).
 import { InvalidArgumentError } from "commander";
-import { parseRange } from "../range.ts";
+import { parseThreshold } from "../gate/thresholds.ts";
+import { parseRange, parseRateRange } from "../range.ts";
 import { parseShapeOption } from "../inputs/shapes.ts";
 
 export function integerAtLeast(min: number): (value: string) => number {
@@ -37,6 +38,31 @@ export function range(value: string): number[] {
   } catch (err) {
     throw new InvalidArgumentError(`${(err as Error).message}.`);
   }
+}
+
+export function rateRange(value: string): number[] {
+  try {
+    return parseRateRange(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`${(err as Error).message}.`);
+  }
+}
+
+/** "10%" or "10" (percent) -> 0.1. */
+export function percentage(value: string): number {
+  const m = /^\s*(\d+(?:\.\d*)?|\.\d+)\s*%?\s*$/.exec(value);
+  if (!m) throw new InvalidArgumentError('expected a percentage such as "10%" or "10".');
+  return Number(m[1]) / 100;
+}
+
+/** Repeatable --fail-if EXPRESSION (checked, collected into a list). */
+export function threshold(value: string, previous: string[] | undefined): string[] {
+  try {
+    parseThreshold(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`${(err as Error).message}.`);
+  }
+  return [...(previous ?? []), value];
 }
 
 /** Repeatable --shape NAME:d1,d2 (collected into a list). */

@@ -3,6 +3,7 @@
 // pre-allocated histogram; a request belongs to the window in which its response arrives.
 import { setImmediate as yieldToEventLoop } from "node:timers/promises";
 import type { InferenceClient, InferOptions, Tensor } from "@iaas/client";
+import type { LoadGenerator } from "./generator.ts";
 import { Window } from "./window.ts";
 
 export interface ClosedLoopOptions {
@@ -14,7 +15,7 @@ export interface ClosedLoopOptions {
   concurrency: number;
 }
 
-export class ClosedLoop {
+export class ClosedLoop implements LoadGenerator {
   readonly concurrency: number;
   /** Requests in flight now, and the most seen at once. */
   inFlight = 0;
@@ -44,6 +45,10 @@ export class ClosedLoop {
 
   get running(): boolean {
     return this.#running;
+  }
+
+  get window(): Window {
+    return this.#window;
   }
 
   /** Starts the workers; results go to a fresh window from now on. */

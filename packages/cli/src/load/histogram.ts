@@ -45,6 +45,8 @@ export interface LatencySummary {
   p90: number;
   p95: number;
   p99: number;
+  /** The 99.9th percentile. */
+  p999: number;
   /** The latency checked for stability: a percentile (--percentile) or, by default, the average. */
   selected: { percentile: StabilityLatency; value: number };
 }
@@ -64,6 +66,19 @@ export function summarize(h: LatencyHistogram, percentile: StabilityLatency): La
     p90: h.getValueAtPercentile(90),
     p95: h.getValueAtPercentile(95),
     p99: h.getValueAtPercentile(99),
-    selected: { percentile, value: percentile === "avg" ? (empty ? 0 : h.mean) : h.getValueAtPercentile(percentile) },
+    p999: h.getValueAtPercentile(99.9),
+    selected: { percentile, value: percentile === "avg" ? (empty ? 0 : round(h.mean)) : h.getValueAtPercentile(percentile) },
   };
+}
+
+/** How `encodeHistogram` writes a histogram; `decodeHistogram` (or any HdrHistogram library) reads it back. */
+export const HISTOGRAM_ENCODING = "HdrHistogram V2 compressed, base64 (hdr-histogram-js encodeIntoCompressedBase64), values in microseconds";
+
+export function encodeHistogram(h: LatencyHistogram): string {
+  return hdr.encodeIntoCompressedBase64(h);
+}
+
+/** Decodes a histogram written by `encodeHistogram` (a plain JS histogram: the caller need not destroy it). */
+export function decodeHistogram(encoded: string): LatencyHistogram {
+  return hdr.decodeFromCompressedBase64(encoded, 32, false);
 }

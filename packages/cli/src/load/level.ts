@@ -1,23 +1,46 @@
-// One concurrency level: warm-up, then measurement windows until stable or out of trials.
+// One load level: warm-up, then measurement windows until stable, over the latency threshold or out of trials.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InferenceClient, InferOptions, Tensor } from "@iaas/client";
 import { ClosedLoop } from "./closed-loop.ts";
-import { createHistogram, initHistograms, type StabilityLatency } from "./histogram.ts";
+import type { LoadGenerator } from "./generator.ts";
+import { createHistogram, encodeHistogram, HISTOGRAM_ENCODING, initHistograms, type StabilityLatency } from "./histogram.ts";
+import { OpenLoop } from "./open-loop.ts";
+import { meanRate, rateIntervals, replayIntervals, type Distribution } from "./schedule.ts";
+import { serverBreakdown, type ServerStatsReader, type StatsSnapshot } from "./server-stats.ts";
 import { isStable, STABILITY_WINDOWS } from "./stability.ts";
 import { windowStats, type Window, type WindowStats } from "./window.ts";
+
+export type MeasurementMode = "time_windows" | "count_windows";
+export const MEASUREMENT_MODES: readonly MeasurementMode[] = ["time_windows", "count_windows"];
 
 export interface MeasurementOptions {
   /** Load before measuring, discarded. Default 1000. */
   warmupMs?: number;
-  /** Length of one measurement window. Default 2000. */
+  /** Length of one time window (perf_analyzer's --measurement-interval); in count mode, a count window ends after 10x this at the latest. Default 2000. */
   windowMs?: number;
-  /** Most windows per level (at least 3). Default 5. */
+  /** "time_windows" (default) or "count_windows" (a window ends once `measurementRequestCount` requests completed). */
+  measurementMode?: MeasurementMode;
+  /** Requests per count window. Default 50 (perf_analyzer's). */
+  measurementRequestCount?: number;
+  /** Most windows per level (at least `stabilityWindows`). Default 10. */
   maxTrials?: number;
   /** Windows agree when max/min <= 1 + this/100. Default 10. */
   stabilityPercentage?: number;
-  /** Latency checked for stability: a percentile, or "avg" (default, as perf_analyzer). */
+  /** How many last windows must agree; the reported numbers merge them. Default 3. */
+  stabilityWindows?: number;
+  /** Latency checked for stability and the latency threshold: a percentile, or "avg" (default, as perf_analyzer). */
   percentile?: StabilityLatency;
+  /** A window whose latency (`percentile`) exceeds this many ms ends the level, and the sweep. Default null (none). */
+  latencyThresholdMs?: number | null;
 }
+
+export type LoadMode = "concurrency" | "request_rate" | "request_intervals";
+
+/** What load one level applies. */
+export type LoadSpec =
+  | { mode: "concurrency"; concurrency: number }
+  | { mode: "request_rate"; rate: number; distribution?: Distribution; seed?: number }
+  | { mode: "request_intervals"; intervalsUs: readonly number[] };
 
 export interface LevelOptions extends MeasurementOptions {
   client: InferenceClient;
@@ -26,34 +49,67 @@ export interface LevelOptions extends MeasurementOptions {
   /** Samples per request; throughput counts inferences, i.e. requests x batch size. Default 1. */
   batchSize?: number;
   inferOptions?: InferOptions;
-  concurrency: number;
+  /** The load; `concurrency: N` alone is shorthand for { mode: "concurrency", concurrency: N }. */
+  load?: LoadSpec;
+  concurrency?: number;
+  /** Open loop: cap on requests outstanding (default 512). */
+  maxOutstanding?: number;
+  /** Reads the model's server statistics at window boundaries for the server-side breakdown. */
+  serverStats?: ServerStatsReader;
   /** Aborting ends the level early; runLevel then rejects with the signal's reason. */
   signal?: AbortSignal;
-  /** Called after each measurement window. */
+  /** Called after each measurement window (before its server breakdown is known). */
   onWindow?: (stats: WindowStats, index: number) => void;
 }
 
 export interface LevelResult extends WindowStats {
-  concurrency: number;
-  /** The last 3 windows agreed within the stability percentage. */
+  mode: LoadMode;
+  /** The load value: concurrency, target requests/s, or the mean rate of the replayed intervals. */
+  load: number;
+  /** Closed loop: requests kept in flight. */
+  concurrency?: number;
+  /** Open loop: target requests/s. */
+  requestRate?: number;
+  /** Request rate mode: arrival distribution. */
+  distribution?: Distribution;
+  /** The instance_group count loaded for this level (bench with an instance sweep, or read from the config); null when unknown. */
+  instances?: number | null;
+  /** The last `stabilityWindows` windows agreed within the stability percentage. */
   stable: boolean;
-  /** Every measurement window; the summary fields merge the last 3 (fewer only when maxTrials < 3). */
+  /** A window's latency exceeded `latencyThresholdMs`: the level ended there and the sweep stops after it. */
+  overLatencyThreshold: boolean;
+  /** Every measurement window; the summary fields merge the last `mergedWindows` of them. */
   windows: WindowStats[];
+  mergedWindows: number;
   /** Most requests seen in flight at once (equals concurrency for a healthy closed loop). */
   maxInFlight: number;
+  /** Open loop: the cap, and how many requests found it reached at their scheduled time and waited. */
+  maxOutstanding?: number;
+  capDelayed?: number;
   /** Event-loop utilisation of the load generator while measuring (0..1); near 1 means the client is the limit. */
   clientUtilization: number;
   /** First error message seen per error code during the level (warm-up included). */
   errorMessages: Record<string, string>;
+  /** The merged windows' latency histograms, encoded (`encoding` says how). */
+  histograms: { encoding: string; latencyUs: string; latencyFromSendUs?: string };
+  /** Why `server` is null, when it is. */
+  serverNote?: string;
 }
 
 export const DEFAULT_MEASUREMENT: Required<MeasurementOptions> = {
   warmupMs: 1000,
   windowMs: 2000,
-  maxTrials: 5,
+  measurementMode: "time_windows",
+  measurementRequestCount: 50,
+  maxTrials: 10,
   stabilityPercentage: 10,
+  stabilityWindows: STABILITY_WINDOWS,
   percentile: "avg",
+  latencyThresholdMs: null,
 };
+
+/** A count window that has not reached its request count after this many time windows ends anyway. */
+export const COUNT_WINDOW_TIMEOUT_FACTOR = 10;
 
 /** Fills defaults and checks ranges; throws a RangeError naming the option. */
 export function measurementSettings(options: MeasurementOptions): Required<MeasurementOptions> {
@@ -64,46 +120,97 @@ export function measurementSettings(options: MeasurementOptions): Required<Measu
   };
   intAtLeast("warmupMs", s.warmupMs, 0);
   intAtLeast("windowMs", s.windowMs, 1);
-  intAtLeast("maxTrials", s.maxTrials, STABILITY_WINDOWS);
+  intAtLeast("stabilityWindows", s.stabilityWindows, 1);
+  intAtLeast("maxTrials", s.maxTrials, s.stabilityWindows);
+  intAtLeast("measurementRequestCount", s.measurementRequestCount, 1);
+  if (!MEASUREMENT_MODES.includes(s.measurementMode)) throw new RangeError(`measurementMode must be "time_windows" or "count_windows", got "${String(s.measurementMode)}"`);
   if (!(s.stabilityPercentage > 0)) throw new RangeError(`stabilityPercentage must be > 0, got ${s.stabilityPercentage}`);
   if (s.percentile !== "avg" && !(s.percentile > 0 && s.percentile < 100)) throw new RangeError(`percentile must be between 0 and 100 (exclusive), got ${s.percentile}`);
+  if (s.latencyThresholdMs !== null && !(s.latencyThresholdMs > 0)) throw new RangeError(`latencyThresholdMs must be > 0, got ${s.latencyThresholdMs}`);
   return s;
+}
+
+function loadOf(options: LevelOptions): LoadSpec {
+  if (options.load !== undefined) return options.load;
+  if (options.concurrency !== undefined) return { mode: "concurrency", concurrency: options.concurrency };
+  throw new RangeError("runLevel needs `load` (or `concurrency`)");
+}
+
+function createGenerator(options: LevelOptions, load: LoadSpec): LoadGenerator {
+  const common = {
+    client: options.client,
+    model: options.model,
+    inputs: options.inputs,
+    ...(options.inferOptions ? { inferOptions: options.inferOptions } : {}),
+  };
+  if (load.mode === "concurrency") return new ClosedLoop({ ...common, concurrency: load.concurrency });
+  const intervals = load.mode === "request_rate" ? rateIntervals(load.rate, load.distribution ?? "constant", load.seed ?? 1) : replayIntervals(load.intervalsUs);
+  return new OpenLoop({ ...common, intervals, ...(options.maxOutstanding !== undefined ? { maxOutstanding: options.maxOutstanding } : {}) });
+}
+
+/** Time window: sleep. Count window: until the request count completed, or the timeout. */
+async function waitForWindow(gen: LoadGenerator, s: Required<MeasurementOptions>, signal: AbortSignal | undefined): Promise<void> {
+  if (s.measurementMode === "time_windows") {
+    await sleep(s.windowMs, undefined, signal ? { signal } : {});
+    return;
+  }
+  const timeout = new AbortController();
+  const timer = sleep(s.windowMs * COUNT_WINDOW_TIMEOUT_FACTOR, undefined, { signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal });
+  try {
+    await Promise.race([gen.window.whenCompleted(s.measurementRequestCount), timer]);
+  } finally {
+    timeout.abort();
+    await timer.catch(() => {});
+  }
+  signal?.throwIfAborted();
 }
 
 export async function runLevel(options: LevelOptions): Promise<LevelResult> {
   const settings = measurementSettings(options);
+  const load = loadOf(options);
   const batchSize = options.batchSize ?? 1;
   const signal = options.signal;
   signal?.throwIfAborted();
   await initHistograms();
 
-  const loop = new ClosedLoop(options);
+  const gen = createGenerator(options, load);
+  const reader = options.serverStats;
+  if (reader?.supported) reader.note = undefined;
   const windows: Window[] = [];
   const stats: WindowStats[] = [];
+  const snapshots: Promise<StatsSnapshot | undefined>[] = [];
   const errorMessages: Record<string, string> = {};
   const keepMessages = (w: Window) => {
     for (const [code, message] of w.errorMessages) errorMessages[code] ??= message;
   };
+  const thresholdUs = settings.latencyThresholdMs === null ? Infinity : settings.latencyThresholdMs * 1000;
   let stable = false;
+  let over = false;
   let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
-  loop.start();
+  gen.start();
   try {
     if (settings.warmupMs > 0) {
-      await sleep(settings.warmupMs, undefined, { signal });
-      const warm = loop.rotate();
+      await sleep(settings.warmupMs, undefined, signal ? { signal } : {});
+      const warm = gen.rotate();
       keepMessages(warm);
       warm.destroy();
     }
+    if (reader) snapshots.push(reader.snapshot());
     elu = performance.eventLoopUtilization();
     while (stats.length < settings.maxTrials) {
-      await sleep(settings.windowMs, undefined, { signal });
-      const w = loop.rotate();
+      await waitForWindow(gen, settings, signal);
+      const w = gen.rotate();
+      if (reader) snapshots.push(reader.snapshot());
       windows.push(w);
       keepMessages(w);
       const s = windowStats(w, w.durationMs, batchSize, settings.percentile);
       stats.push(s);
       options.onWindow?.(s, stats.length - 1);
-      if (isStable(stats, settings.stabilityPercentage)) {
+      if (s.latencyUs.selected.value > thresholdUs) {
+        over = true;
+        break;
+      }
+      if (isStable(stats, settings.stabilityPercentage, settings.stabilityWindows)) {
         stable = true;
         break;
       }
@@ -111,34 +218,66 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
     elu = performance.eventLoopUtilization(elu);
   } catch (err) {
     for (const w of windows) w.destroy();
+    await Promise.all(snapshots);
     throw err;
   } finally {
-    (await loop.stop()).destroy();
+    (await gen.stop()).destroy();
   }
 
-  const last = windows.slice(-STABILITY_WINDOWS);
+  const snaps = await Promise.all(snapshots);
+  const fromSendAvg = (s: WindowStats) => s.openLoop?.latencyFromSendUs.avg ?? s.latencyUs.avg;
+  if (reader) for (const [i, s] of stats.entries()) s.server = serverBreakdown(snaps[i], snaps[i + 1], fromSendAvg(s));
+
+  const mergedCount = Math.min(settings.stabilityWindows, windows.length);
+  const last = windows.slice(-mergedCount);
   const merged = createHistogram();
+  const mergedSend = gen instanceof OpenLoop ? createHistogram() : undefined;
   const errors = new Map<string, number>();
   let successes = 0;
   let failures = 0;
   let durationMs = 0;
+  let sent = 0;
+  let late = 0;
+  let maxLateMs = 0;
   for (const w of last) {
     merged.add(w.hist);
+    if (mergedSend && w.sendHist) mergedSend.add(w.sendHist);
     successes += w.successes;
     failures += w.failures;
     durationMs += w.durationMs;
+    sent += w.sent;
+    late += w.late;
+    if (w.maxLateMs > maxLateMs) maxLateMs = w.maxLateMs;
     for (const [code, n] of w.errors) errors.set(code, (errors.get(code) ?? 0) + n);
   }
-  const summary = windowStats({ hist: merged, successes, failures, errors }, durationMs, batchSize, settings.percentile);
+  const summary = windowStats({ hist: merged, sendHist: mergedSend, successes, failures, errors, sent, late, maxLateMs }, durationMs, batchSize, settings.percentile);
+  const histograms: LevelResult["histograms"] = { encoding: HISTOGRAM_ENCODING, latencyUs: encodeHistogram(merged) };
+  if (mergedSend) histograms.latencyFromSendUs = encodeHistogram(mergedSend);
   merged.destroy();
+  mergedSend?.destroy();
   for (const w of windows) w.destroy();
-  return {
-    concurrency: options.concurrency,
+
+  const server = reader ? serverBreakdown(snaps[snaps.length - 1 - mergedCount], snaps[snaps.length - 1], fromSendAvg(summary)) : null;
+  const result: LevelResult = {
+    mode: load.mode,
+    load: load.mode === "concurrency" ? load.concurrency : load.mode === "request_rate" ? load.rate : meanRate(load.intervalsUs),
+    ...(load.mode === "concurrency" ? { concurrency: load.concurrency } : {}),
+    ...(load.mode === "request_rate" ? { requestRate: load.rate, distribution: load.distribution ?? "constant" } : {}),
     stable,
+    overLatencyThreshold: over,
     ...summary,
+    server,
     windows: stats,
-    maxInFlight: loop.maxInFlight,
+    mergedWindows: mergedCount,
+    maxInFlight: gen.maxInFlight,
+    ...(gen instanceof OpenLoop ? { maxOutstanding: gen.maxOutstanding, capDelayed: gen.capDelayed } : {}),
     clientUtilization: Math.round((elu?.utilization ?? 0) * 1000) / 1000,
     errorMessages,
+    histograms,
   };
+  if (server === null)
+    result.serverNote = reader
+      ? (reader.note ?? "the server counted no successful request over the merged windows, or its counters were reset (model reloaded)")
+      : "server statistics not read";
+  return result;
 }

@@ -1,7 +1,8 @@
-// perf_analyzer's stability rule: the last 3 windows all have throughput > 0 and agree within S% on
-// throughput and on the chosen latency percentile (max / min <= 1 + S/100).
+// perf_analyzer's stability rule: the last K windows (3 by default) all have throughput > 0 and agree within
+// S% on throughput and on the chosen latency (max / min <= 1 + S/100).
 import type { WindowStats } from "./window.ts";
 
+/** perf_analyzer's window count (not configurable there); `--stability-windows` changes it here. */
 export const STABILITY_WINDOWS = 3;
 
 function within(values: number[], ratio: number): boolean {
@@ -14,9 +15,9 @@ function within(values: number[], ratio: number): boolean {
   return min > 0 && max / min <= ratio;
 }
 
-export function isStable(windows: readonly WindowStats[], stabilityPercentage: number): boolean {
-  if (windows.length < STABILITY_WINDOWS) return false;
-  const last = windows.slice(-STABILITY_WINDOWS);
+export function isStable(windows: readonly WindowStats[], stabilityPercentage: number, stabilityWindows = STABILITY_WINDOWS): boolean {
+  if (windows.length < stabilityWindows) return false;
+  const last = windows.slice(-stabilityWindows);
   const ratio = 1 + stabilityPercentage / 100;
   return within(last.map((w) => w.throughput), ratio) && within(last.map((w) => w.latencyUs.selected.value), ratio);
 }

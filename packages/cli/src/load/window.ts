@@ -1,4 +1,5 @@
-// One measurement window: what completed between two rotations of the closed loop.
+// One measurement window: what completed between two rotations of a load generator.
+// A request belongs to the window in which its response arrives (perf_analyzer's rule).
 import { createHistogram, summarize, HIGHEST_US, type LatencyHistogram, type LatencySummary, type StabilityLatency } from "./histogram.ts";
 
 /** Error code of a failed request: InferenceError's code, else the error's name. */
@@ -12,26 +13,53 @@ export function errorCode(err: unknown): string {
   return "unknown";
 }
 
+/** A request sent more than this after its scheduled time counts as late (perf_analyzer's "delayed" rule). */
+export const LATE_THRESHOLD_MS = 1;
+
+function toUs(ms: number): number {
+  const us = Math.round(ms * 1000);
+  return us < 1 ? 1 : us > HIGHEST_US ? HIGHEST_US : us;
+}
+
 export class Window {
+  /** Latency of successful requests in us: from the scheduled send time in an open loop, from the send otherwise. */
   readonly hist: LatencyHistogram = createHistogram();
+  /** Open loop only: latency from the actual send (what perf_analyzer reports, without coordinated-omission correction). */
+  readonly sendHist: LatencyHistogram | undefined;
   readonly startMs: number;
   endMs = 0;
   successes = 0;
   failures = 0;
+  /** Open loop: requests sent while this window was open, those sent late, and the worst lateness. */
+  sent = 0;
+  late = 0;
+  maxLateMs = 0;
   readonly errors = new Map<string, number>();
   /** First message seen per error code, for reports. */
   readonly errorMessages = new Map<string, string>();
+  #target = 0;
+  #onTarget: (() => void) | undefined;
 
-  constructor(startMs: number) {
+  constructor(startMs: number, openLoop = false) {
     this.startMs = startMs;
+    this.sendHist = openLoop ? createHistogram() : undefined;
   }
 
   recordSuccess(latencyMs: number): void {
-    let us = Math.round(latencyMs * 1000);
-    if (us < 1) us = 1;
-    else if (us > HIGHEST_US) us = HIGHEST_US;
-    this.hist.recordValue(us);
-    this.successes++;
+    this.hist.recordValue(toUs(latencyMs));
+    if (++this.successes + this.failures === this.#target) this.#onTarget!();
+  }
+
+  /** Open loop: latency from the scheduled time and from the actual send. */
+  recordOpenSuccess(fromScheduleMs: number, fromSendMs: number): void {
+    this.sendHist!.recordValue(toUs(fromSendMs));
+    this.recordSuccess(fromScheduleMs);
+  }
+
+  recordSend(lateMs: number): void {
+    this.sent++;
+    if (lateMs > LATE_THRESHOLD_MS) this.late++;
+    if (lateMs > this.maxLateMs) this.maxLateMs = lateMs;
   }
 
   recordError(err: unknown): void {
@@ -39,10 +67,26 @@ export class Window {
     const code = errorCode(err);
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
     if (!this.errorMessages.has(code)) this.errorMessages.set(code, err instanceof Error ? err.message : String(err));
+    if (this.successes + this.failures === this.#target) this.#onTarget!();
+  }
+
+  /** Completed requests (successes and failures). */
+  get completed(): number {
+    return this.successes + this.failures;
+  }
+
+  /** Resolves once `count` requests completed in this window (count windows); at once if they already have. */
+  whenCompleted(count: number): Promise<void> {
+    if (this.completed >= count) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#target = count;
+      this.#onTarget = resolve;
+    });
   }
 
   close(endMs: number): this {
     this.endMs = endMs;
+    this.#target = 0;
     return this;
   }
 
@@ -52,7 +96,38 @@ export class Window {
 
   destroy(): void {
     this.hist.destroy();
+    this.sendHist?.destroy();
   }
+}
+
+/** Open-loop numbers of a window (or of a level's merged windows). */
+export interface OpenLoopStats {
+  /** Requests sent while the window was open, and per second: the achieved rate. */
+  sent: number;
+  achievedRate: number;
+  /** Requests sent more than LATE_THRESHOLD_MS (1 ms) after their scheduled time, and their share (0..1). */
+  late: number;
+  lateShare: number;
+  maxLateUs: number;
+  /** Latency from the actual send time (perf_analyzer's definition); `latencyUs` counts from the scheduled time. */
+  latencyFromSendUs: LatencySummary;
+}
+
+/** Server-side averages per request from the statistics extension (delta of the model's statistics). */
+export interface ServerBreakdown {
+  /** Successful requests the server counted, inferences (requests x batch) and executions. */
+  requests: number;
+  inferences: number;
+  executions: number;
+  failures: number;
+  /** Average request duration at the server (receipt to response), us. */
+  requestUs: number;
+  queueUs: number;
+  computeInputUs: number;
+  computeInferUs: number;
+  computeOutputUs: number;
+  /** Average client latency (from the actual send) minus `requestUs`: client, network and protocol overhead. */
+  clientOverheadUs: number;
 }
 
 export interface WindowStats {
@@ -64,15 +139,45 @@ export interface WindowStats {
   latencyUs: LatencySummary;
   errorCount: number;
   errors: Record<string, number>;
+  /** Open loop only. */
+  openLoop?: OpenLoopStats;
+  /** Null when the server's statistics could not be read (see the level's `serverNote`). */
+  server?: ServerBreakdown | null;
 }
 
-export function windowStats(w: { hist: LatencyHistogram; successes: number; failures: number; errors: Map<string, number> }, durationMs: number, batchSize: number, percentile: StabilityLatency): WindowStats {
-  return {
+interface Counts {
+  hist: LatencyHistogram;
+  sendHist?: LatencyHistogram | undefined;
+  successes: number;
+  failures: number;
+  errors: Map<string, number>;
+  sent?: number;
+  late?: number;
+  maxLateMs?: number;
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+
+export function windowStats(w: Counts, durationMs: number, batchSize: number, percentile: StabilityLatency): WindowStats {
+  const stats: WindowStats = {
     durationMs: Math.round(durationMs * 1000) / 1000,
     requests: w.successes,
-    throughput: durationMs > 0 ? Math.round((w.successes * batchSize * 1000 * 100) / durationMs) / 100 : 0,
+    throughput: durationMs > 0 ? round2((w.successes * batchSize * 1000) / durationMs) : 0,
     latencyUs: summarize(w.hist, percentile),
     errorCount: w.failures,
     errors: Object.fromEntries(w.errors),
   };
+  if (w.sendHist !== undefined) {
+    const sent = w.sent ?? 0;
+    const late = w.late ?? 0;
+    stats.openLoop = {
+      sent,
+      achievedRate: durationMs > 0 ? round2((sent * 1000) / durationMs) : 0,
+      late,
+      lateShare: sent > 0 ? Math.round((late / sent) * 10_000) / 10_000 : 0,
+      maxLateUs: Math.round((w.maxLateMs ?? 0) * 1000),
+      latencyFromSendUs: summarize(w.sendHist, percentile),
+    };
+  }
+  return stats;
 }
