@@ -17,6 +17,10 @@ import { machine, runTimed, startReferenceServer, stop, writeResult } from "./li
 
 const { values: opt } = parseArgs({
   options: {
+    // gRPC client implementation ("http2" or "grpc-js"; default: the client's default) and a suffix for
+    // the result file name, so runs of one day do not overwrite each other.
+    "grpc-implementation": { type: "string" },
+    run: { type: "string" },
     duration: { type: "string", default: "5" },
     concurrency: { type: "string", default: "64" },
     rounds: { type: "string", default: "2" },
@@ -24,6 +28,7 @@ const { values: opt } = parseArgs({
     "no-write": { type: "boolean", default: false },
   },
 });
+const grpcImpl = (protocol) => (protocol === "grpc" && opt["grpc-implementation"] ? { grpc: { implementation: opt["grpc-implementation"] } } : {});
 const durationS = Number(opt.duration);
 const concurrency = Number(opt.concurrency);
 const rounds = Number(opt.rounds);
@@ -141,7 +146,7 @@ try {
   const { httpUrl, grpcUrl } = server.info;
   for (const protocol of protocols) {
     const url = protocol === "grpc" ? grpcUrl : httpUrl;
-    const client = createClient({ url, protocol, connections: concurrency });
+    const client = createClient({ url, protocol, connections: concurrency, ...grpcImpl(protocol) });
     const peerName = protocol === "grpc" ? "h2load" : "wrk";
     const runPeer = () => (protocol === "grpc" ? runH2load(grpcUrl, work) : runWrk(`${httpUrl}/v2/models/simple/infer`, work, header));
     // Warm both (JIT, connections), then alternate so drift on a shared machine hits both sides.
@@ -179,4 +184,4 @@ const result = {
   results,
   target: "client CPU per request <= 2x the peer's",
 };
-if (!opt["no-write"]) console.log(`written to ${writeResult("client-cpu", result)}`);
+if (!opt["no-write"]) console.log(`written to ${writeResult(opt.run ? `client-cpu-${opt.run}` : "client-cpu", result)}`);

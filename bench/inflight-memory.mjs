@@ -15,6 +15,10 @@ import { benchDir, machine, stop, writeResult } from "./lib/harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
+    // gRPC client implementation ("http2" or "grpc-js"; default: the client's default) and a suffix for
+    // the result file name, so runs of one day do not overwrite each other.
+    "grpc-implementation": { type: "string" },
+    run: { type: "string" },
     requests: { type: "string", default: "10000" },
     elements: { type: "string", default: "256" },
     connections: { type: "string", default: "64" },
@@ -22,6 +26,7 @@ const { values: opt } = parseArgs({
     "no-write": { type: "boolean", default: false },
   },
 });
+const grpcImpl = (protocol) => (protocol === "grpc" && opt["grpc-implementation"] ? { grpc: { implementation: opt["grpc-implementation"] } } : {});
 if (typeof globalThis.gc !== "function") {
   console.error("inflight-memory: run with node --expose-gc");
   process.exit(1);
@@ -66,7 +71,7 @@ async function inFlight(protocol) {
   const peer = startPeer(protocol === "http" ? Math.min(N, connections) : N);
   const { httpPort, grpcPort } = await peer.next();
   const url = protocol === "grpc" ? `127.0.0.1:${grpcPort}` : `http://127.0.0.1:${httpPort}`;
-  const client = createClient({ url, protocol, connections });
+  const client = createClient({ url, protocol, connections, ...grpcImpl(protocol) });
   try {
     // One call first so connections and lazy state exist before the baseline.
     const warm = client.infer("held", [makeTensor(0)]);
@@ -80,6 +85,7 @@ async function inFlight(protocol) {
       url: protocol === "grpc" ? `127.0.0.1:${ports.grpcPort}` : `http://127.0.0.1:${ports.httpPort}`,
       protocol,
       connections,
+      ...grpcImpl(protocol),
     });
     try {
       const base = await settle();
@@ -125,4 +131,4 @@ const result = {
   tensorsAlone: { heapBytesEach: round(tensors.heap / N), externalBytesEach: round(tensors.external / N) },
   results,
 };
-if (!opt["no-write"]) console.log(`written to ${writeResult("inflight-memory", result)}`);
+if (!opt["no-write"]) console.log(`written to ${writeResult(opt.run ? `inflight-memory-${opt.run}` : "inflight-memory", result)}`);

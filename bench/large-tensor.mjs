@@ -10,12 +10,17 @@ import { machine, startReferenceServer, stop, writeResult } from "./lib/harness.
 
 const { values: opt } = parseArgs({
   options: {
+    // gRPC client implementation ("http2" or "grpc-js"; default: the client's default) and a suffix for
+    // the result file name, so runs of one day do not overwrite each other.
+    "grpc-implementation": { type: "string" },
+    run: { type: "string" },
     mib: { type: "string", default: "64" },
     calls: { type: "string", default: "5" },
     protocol: { type: "string", default: "http,grpc" },
     "no-write": { type: "boolean", default: false },
   },
 });
+const grpcImpl = (protocol) => (protocol === "grpc" && opt["grpc-implementation"] ? { grpc: { implementation: opt["grpc-implementation"] } } : {});
 if (typeof globalThis.gc !== "function") {
   console.error("large-tensor: run with node --expose-gc");
   process.exit(1);
@@ -54,10 +59,14 @@ const COPIES = {
     receive: 1,
     detail: "send: the tensor's bytes are written as their own chunk after the JSON header (no copy); receive: socket chunks are copied once into one body buffer sized from Content-Length and placed so the binary section is 8-byte aligned; OUTPUT0 is a Float32Array view of it",
   },
-  grpc: {
+  grpc: opt["grpc-implementation"] === "grpc-js" ? {
     send: 2,
     receive: "1 or 2",
     detail: "send: the hand-written ModelInferRequest codec copies raw_input_contents once into the message, grpc-js copies the message once more to prepend the 5-byte frame header; receive: grpc-js joins the DATA frames into one message buffer (1), raw_output_contents is a view of it, and Tensor.fromRaw copies it once more when its offset in the message is not 4-byte aligned for FP32",
+  } : {
+    send: 0,
+    receive: 1,
+    detail: "node:http2 path (grpc.implementation http2, the default): send: the 5-byte prefix, the small ModelInferRequest fields and each large raw_input_contents entry are written as separate chunks (the tensor is never copied); receive: DATA frames are copied once into one message buffer sized from the length prefix and placed so that raw_output_contents starts 8-byte aligned; OUTPUT0 is a Float32Array view of it",
   },
 };
 
@@ -85,7 +94,7 @@ const server = await startReferenceServer(bytes * 2 + 2 ** 20);
 const results = {};
 try {
   for (const protocol of opt.protocol.split(",")) {
-    const client = createClient({ url: protocol === "grpc" ? server.info.grpcUrl : server.info.httpUrl, protocol, timeoutMs: 60_000 });
+    const client = createClient({ url: protocol === "grpc" ? server.info.grpcUrl : server.info.httpUrl, protocol, timeoutMs: 60_000, ...grpcImpl(protocol) });
     await measure(client); // warm-up: connection, JIT
     const runs = [];
     for (let i = 0; i < calls; i++) runs.push(await measure(client));
@@ -120,4 +129,4 @@ const result = {
   results,
   target: "client CPU for encode + send + receive + decode <= ~2 extra copies of the tensor beyond send and receive",
 };
-if (!opt["no-write"]) console.log(`written to ${writeResult("large-tensor", result)}`);
+if (!opt["no-write"]) console.log(`written to ${writeResult(opt.run ? `large-tensor-${opt.run}` : "large-tensor", result)}`);

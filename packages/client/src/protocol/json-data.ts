@@ -63,7 +63,7 @@ export function jsonToRaw(datatype: DataType, data: unknown, where: string, coun
   if (datatype === "BOOL") {
     for (let i = 0; i < flat.length; i++) {
       const v = flat[i];
-      if (typeof v !== "boolean") throw new TypeError(`${where}: element ${i} is ${JSON.stringify(v)}, BOOL data must be true or false`);
+      if (typeof v !== "boolean") throw new TypeError(`${where}: element ${i} is ${describeElement(v)}, BOOL data must be true or false`);
       arr[i] = v ? 1 : 0;
     }
   } else if (datatype === "INT64" || datatype === "UINT64") {
@@ -71,7 +71,7 @@ export function jsonToRaw(datatype: DataType, data: unknown, where: string, coun
     const hi = datatype === "INT64" ? (1n << 63n) - 1n : (1n << 64n) - 1n;
     for (let i = 0; i < flat.length; i++) {
       const v = flat[i];
-      if (!isIntegerLike(v)) throw new TypeError(`${where}: element ${i} is ${JSON.stringify(v)}, ${datatype} data must be integers`);
+      if (!isIntegerLike(v)) throw new TypeError(`${where}: element ${i} is ${describeElement(v)}, ${datatype} data must be integers`);
       const b = BigInt(v);
       if (b < lo || b > hi) throw new RangeError(`${where}: element ${i} (${b}) is out of range for ${datatype}`);
       arr[i] = b as never;
@@ -79,7 +79,7 @@ export function jsonToRaw(datatype: DataType, data: unknown, where: string, coun
   } else if (datatype === "FP32" || datatype === "FP64") {
     for (let i = 0; i < flat.length; i++) {
       const v = flat[i];
-      if (typeof v !== "number") throw new TypeError(`${where}: element ${i} is ${JSON.stringify(v)}, ${datatype} data must be numbers`);
+      if (typeof v !== "number") throw new TypeError(`${where}: element ${i} is ${describeElement(v)}, ${datatype} data must be numbers`);
       arr[i] = v as never;
     }
   } else {
@@ -87,7 +87,7 @@ export function jsonToRaw(datatype: DataType, data: unknown, where: string, coun
     for (let i = 0; i < flat.length; i++) {
       const v = flat[i];
       if (typeof v !== "number" || !Number.isInteger(v))
-        throw new TypeError(`${where}: element ${i} is ${JSON.stringify(v)}, ${datatype} data must be integers`);
+        throw new TypeError(`${where}: element ${i} is ${describeElement(v)}, ${datatype} data must be integers`);
       if (v < lo || v > hi) throw new RangeError(`${where}: element ${i} (${v}) is out of range for ${datatype}`);
       arr[i] = v as never;
     }
@@ -140,4 +140,14 @@ export function parseJson(text: string): unknown {
       return BigInt(context.source);
     return value;
   } as never);
+}
+
+/** An element value for an error message; bigints (integers past 2^53 from parseJson) print exactly. */
+function describeElement(value: unknown): string {
+  if (typeof value === "bigint") return value.toString();
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
 }

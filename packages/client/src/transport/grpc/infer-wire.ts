@@ -163,6 +163,45 @@ function handled(m: Record<string, unknown>): boolean {
 export function serializeInferRequest(value: unknown, fallback: Serialize): Buffer {
   const m = value as Record<string, unknown>;
   if (m === null || typeof m !== "object" || !handled(m)) return fallback(value);
+  return joinRaw(writeFields(m), (m.raw_input_contents as Uint8Array[] | undefined) ?? []);
+}
+
+/** Raw inputs at least this large (in all) go out as their own chunks instead of being copied into the message. */
+const CHUNKED_RAW_BYTES = 64 * 1024;
+
+/**
+ * ModelInferRequest -> the message as a list of chunks whose concatenation is the serialized message:
+ * large raw tensors are views of the caller's memory (never copied), small requests one buffer.
+ */
+export function serializeInferRequestChunks(value: unknown, fallback: Serialize): Uint8Array[] {
+  const m = value as Record<string, unknown>;
+  if (m === null || typeof m !== "object" || !handled(m)) return [fallback(value)];
+  const w = writeFields(m);
+  const raw = (m.raw_input_contents as Uint8Array[] | undefined) ?? [];
+  let rawBytes = 0;
+  for (const r of raw) rawBytes += r.byteLength;
+  if (rawBytes < CHUNKED_RAW_BYTES) return [joinRaw(w, raw)];
+  const chunks: Uint8Array[] = [];
+  // Each raw entry's tag and length go at the end of the preceding small chunk.
+  let head = w;
+  for (const r of raw) {
+    head.tag(7, WIRE_LEN);
+    head.varint(r.byteLength);
+    if (r.byteLength < 4096) {
+      head.ensure(r.byteLength);
+      head.buf.set(r, head.pos);
+      head.pos += r.byteLength;
+      continue;
+    }
+    chunks.push(head.buf.subarray(0, head.pos), r);
+    head = new Writer(16);
+  }
+  if (head.pos > 0) chunks.push(head.buf.subarray(0, head.pos));
+  return chunks;
+}
+
+/** Everything but raw_input_contents. */
+function writeFields(m: Record<string, unknown>): Writer {
   const w = new Writer();
   if (m.model_name) w.string(1, m.model_name as string);
   if (m.model_version) w.string(2, m.model_version as string);
@@ -187,7 +226,11 @@ export function serializeInferRequest(value: unknown, fallback: Serialize): Buff
       writeParameters(w, 2, o.parameters);
     });
   }
-  const raw = (m.raw_input_contents as Uint8Array[] | undefined) ?? [];
+  return w;
+}
+
+/** The small fields followed by the raw entries, in one buffer (each raw tensor copied once). */
+function joinRaw(w: Writer, raw: readonly Uint8Array[]): Buffer {
   let total = w.pos;
   for (const r of raw) total += 1 + varintSize(r.byteLength) + r.byteLength;
   if (raw.length === 0) return w.buf.subarray(0, w.pos);

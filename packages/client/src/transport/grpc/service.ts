@@ -2,7 +2,7 @@
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { PROTO_DIR } from "../../protocol/proto-files.ts";
-import { deserializeInferResponse, serializeInferRequest } from "./infer-wire.ts";
+import { deserializeInferResponse, serializeInferRequest, serializeInferRequestChunks } from "./infer-wire.ts";
 
 /** How messages look in JS: proto field names; 64-bit integers as decimal strings (exact); enums by name. */
 export const LOADER_OPTIONS: protoLoader.Options = {
@@ -20,6 +20,18 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 export const MAX_MESSAGE_LENGTH = 2 ** 31 - 1;
 
 let ctor: grpc.ServiceClientConstructor | undefined;
+let inferCodec: InferCodec | undefined;
+
+/** ModelInfer's message codec for the node:http2 path: the hand codec with protobufjs as its fallback. */
+export interface InferCodec {
+  serialize(value: unknown): Uint8Array[];
+  deserialize(bytes: Buffer): unknown;
+}
+
+export function modelInferCodec(): InferCodec {
+  if (!inferCodec) inferenceServiceClient();
+  return inferCodec!;
+}
 
 export function inferenceServiceClient(): grpc.ServiceClientConstructor {
   if (!ctor) {
@@ -39,6 +51,10 @@ function useHandCodecForInfer(definition: protoLoader.PackageDefinition): void {
   if (!method) return;
   const serialize = method.requestSerialize as (value: unknown) => Buffer;
   const deserialize = method.responseDeserialize as (bytes: Buffer) => unknown;
+  inferCodec = {
+    serialize: (value) => serializeInferRequestChunks(value, serialize),
+    deserialize: (bytes) => deserializeInferResponse(bytes, deserialize),
+  };
   (method as { requestSerialize: unknown }).requestSerialize = (value: unknown) => serializeInferRequest(value, serialize);
   (method as { responseDeserialize: unknown }).responseDeserialize = (bytes: Buffer) => deserializeInferResponse(bytes, deserialize);
 }

@@ -28,7 +28,10 @@ import type {
 import { openGrpcStream } from "./stream-channel.ts";
 import { statusFromGrpc } from "../shared-memory-status.ts";
 import { decodeInferResponse, encodeInferRequest, type WireInferResponse } from "./infer-codec.ts";
-import { inferenceServiceClient } from "./service.ts";
+import { inferenceServiceClient, modelInferCodec } from "./service.ts";
+import { H2UnaryClient } from "./h2/unary-client.ts";
+import { rawOutputOffset } from "./h2/message-reader.ts";
+import { useHttp2 } from "./h2/implementation.ts";
 import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../../extension-types.ts";
 import { logSettingsFromWire, traceSettingsFromWire } from "../../settings-wire.ts";
 import { extensionGrpcError } from "../../unsupported.ts";
@@ -89,6 +92,8 @@ export class GrpcTransport implements Transport {
   readonly #authHook: AuthHook | undefined;
   readonly #connectTimeoutMs: number | undefined;
   readonly #target: ConnectionTarget;
+  /** The node:http2 path for infer; undefined when grpc-js carries it. */
+  readonly #h2: H2UnaryClient | undefined;
 
   constructor(options: GrpcTransportOptions) {
     const target = parseTarget(options.url);
@@ -103,6 +108,17 @@ export class GrpcTransport implements Transport {
     this.#target = { address: `${this.#scheme}://${target.address}`, secure, clientCert: tls?.cert !== undefined };
     this.#authHook = options.authHook;
     this.#connectTimeoutMs = options.connectTimeoutMs;
+    if (useHttp2(options.grpc, options.credentials !== undefined))
+      this.#h2 = new H2UnaryClient({
+        address: target.address,
+        secure,
+        tls,
+        target: this.#target,
+        compression: options.compression,
+        grpc: options.grpc,
+        authHook: options.authHook,
+        connectTimeoutMs: options.connectTimeoutMs,
+      });
     const credentials = options.credentials ?? channelCredentials(secure, tls);
     const Ctor = inferenceServiceClient();
     this.#client = new Ctor(target.address, credentials, {
@@ -325,8 +341,33 @@ export class GrpcTransport implements Transport {
   }
 
   async infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
+    if (this.#h2) return this.#h2Infer(req, call);
     const r = await this.#unary<WireInferResponse>("ModelInfer", encodeInferRequest(req), call, `infer(${req.model})`);
     return decodeInferResponse(r, req.outputs);
+  }
+
+  /** Not async: an async frame would hold the serialized request until the answer. */
+  #h2Infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
+    const what = `infer(${req.model})`;
+    const codec = modelInferCodec();
+    let message: Uint8Array[];
+    try {
+      message = codec.serialize(encodeInferRequest(req));
+    } catch (e) {
+      const err = InferenceError.from(e);
+      return Promise.reject(err.code === "unknown" ? new InferenceError("invalid_argument", `${what}: ${err.message}`, { cause: e }) : err);
+    }
+    const outputs = req.outputs;
+    return this.#h2!.call("ModelInfer", message, call, what, rawOutputOffset).then((bytes) => {
+      let wire: WireInferResponse;
+      try {
+        wire = codec.deserialize(bytes) as WireInferResponse;
+      } catch (e) {
+        // grpc-js reports an answer it cannot parse as INTERNAL.
+        throw new InferenceError("internal", `Response message parsing error: ${(e as Error).message}`, { grpcCode: 13, cause: e });
+      }
+      return decodeInferResponse(wire, outputs);
+    });
   }
 
   openStream(call: CallOptions, handlers: StreamHandlers): StreamChannel {
@@ -336,6 +377,7 @@ export class GrpcTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    this.#h2?.close();
     this.#client.close();
   }
 }

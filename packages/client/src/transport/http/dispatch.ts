@@ -24,6 +24,20 @@ export interface CollectedResponse {
   body: Buffer[];
 }
 
+/**
+ * The buffer a large body (by Content-Length) is assembled in as it arrives, each chunk copied while
+ * still in cache and then dropped, instead of holding every chunk and joining them at the end. Placed as
+ * readBody would: the binary section of an infer response starts 8-byte aligned. Undefined for bodies
+ * under `minBytes` or unannounced ones (collected as chunks).
+ */
+export function bodyAssembly(headers: Record<string, string | string[] | undefined>, minBytes = ASSEMBLE_FROM): Buffer | undefined {
+  const length = Number(headers["content-length"]);
+  if (!Number.isSafeInteger(length) || length < minBytes || length === 0) return undefined;
+  const alignAt = Number(headers[HEADER_LENGTH]);
+  const pad = headers["content-encoding"] === undefined && Number.isSafeInteger(alignAt) && alignAt >= 0 ? (8 - (alignAt % 8)) % 8 : 0;
+  return Buffer.allocUnsafe(length + pad).subarray(pad);
+}
+
 class Collector implements Dispatcher.DispatchHandler {
   statusCode = 0;
   headers: Dispatcher.ResponseData["headers"] = {};
@@ -74,15 +88,7 @@ class Collector implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return; // 1xx informational: the real answer follows
     this.statusCode = statusCode;
     this.headers = headers;
-    const length = Number(headers["content-length"]);
-    if (Number.isSafeInteger(length) && length >= ASSEMBLE_FROM) {
-      // A large body goes straight into one buffer, each chunk copied while still in cache and then
-      // dropped, instead of holding every chunk and joining them at the end. Placed as readBody would:
-      // the binary section of an infer response starts 8-byte aligned.
-      const alignAt = Number(headers[HEADER_LENGTH]);
-      const pad = headers["content-encoding"] === undefined && Number.isSafeInteger(alignAt) && alignAt >= 0 ? (8 - (alignAt % 8)) % 8 : 0;
-      this.assembly = Buffer.allocUnsafe(length + pad).subarray(pad);
-    }
+    this.assembly = bodyAssembly(headers);
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -1,4 +1,5 @@
-// KServe v2 over HTTP/1.1 with undici's Pool: keep-alive connections, no fetch on the hot path.
+// KServe v2 over HTTP/1.1: the client's own keep-alive connections on node:net / node:tls (fast/) when
+// the options allow, undici's Pool otherwise (pipelining, raw Pool options); no fetch on the hot path.
 import { Pool, type Dispatcher } from "undici";
 import type { CallOptions, ModelMetadata, ModelStatistics, ServerMetadata, SystemSharedMemoryStatus, TensorMetadata } from "../../api.ts";
 import { InferenceError, httpError } from "../../errors.ts";
@@ -20,8 +21,7 @@ import type {
   Transport,
   UnloadRequest,
 } from "../transport.ts";
-import { readBody } from "./body.ts";
-import { dispatchRequest } from "./dispatch.ts";
+import { dispatchRequest, type CollectedResponse } from "./dispatch.ts";
 import { statusFromJson, systemSharedMemoryPath } from "../shared-memory-status.ts";
 import { MIN_COMPRESS_BYTES, bodyLength, checkCompression, compressBody, decodeResponseBody, type Coding } from "./compression.ts";
 import { HEADER_LENGTH, decodeInferResponse, encodeInferRequest } from "./infer-codec.ts";
@@ -30,6 +30,9 @@ import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../../ext
 import { logSettingsFromWire, traceSettingsFromWire } from "../../settings-wire.ts";
 import { extensionHttpError } from "../../unsupported.ts";
 import { poolOptions } from "./pool-options.ts";
+import { FastPool } from "./fast/pool.ts";
+import { fastPoolSettings } from "./fast/settings.ts";
+import { joinChunks } from "./body.ts";
 
 export interface HttpTransportOptions {
   /** http(s)://host:port, optionally with a path prefix. */
@@ -90,10 +93,28 @@ function tensorMetadata(list: unknown): TensorMetadata[] {
   }));
 }
 
+/** Offset of the binary section (Inference-Header-Content-Length), for aligning the body. */
+function binaryOffset(res: CollectedResponse): number | undefined {
+  const len = res.headers[HEADER_LENGTH];
+  const n = typeof len === "string" ? Number(len) : undefined;
+  return n !== undefined && Number.isSafeInteger(n) ? n : undefined;
+}
+
+function plainAnswer(res: CollectedResponse): Answer {
+  return { status: res.statusCode, headers: res.headers, body: joinChunks(res.body, binaryOffset(res)) };
+}
+
+async function decodedAnswer(res: CollectedResponse): Promise<Answer> {
+  const body = await decodeResponseBody(joinChunks(res.body), res.headers["content-encoding"], binaryOffset(res));
+  return { status: res.statusCode, headers: res.headers, body };
+}
+
 export class HttpTransport implements Transport {
   readonly protocol = "http" as const;
   readonly url: string;
-  readonly #pool: Pool;
+  /** undici, when the fast path cannot serve the options (fast/settings.ts). */
+  readonly #pool: Pool | undefined;
+  readonly #fast: FastPool | undefined;
   readonly #prefix: string;
   readonly #origin: string;
   readonly #authHook: AuthHook | undefined;
@@ -121,7 +142,10 @@ export class HttpTransport implements Transport {
     this.#target = { address: parsed.origin, secure: parsed.protocol === "https:", clientCert: tls?.cert !== undefined };
     this.url = parsed.origin + this.#prefix;
     const http = options.keepAliveTimeoutMs === undefined ? options.http : { keepAliveTimeoutMs: options.keepAliveTimeoutMs, ...options.http };
-    this.#pool = new Pool(parsed.origin, poolOptions({ connections: options.connections, connectTimeoutMs: options.connectTimeoutMs, tls, http }));
+    const undiciOptions = poolOptions({ connections: options.connections, connectTimeoutMs: options.connectTimeoutMs, tls, http });
+    const fast = fastPoolSettings({ url: parsed, connections: options.connections, connectTimeoutMs: options.connectTimeoutMs, tls, http });
+    this.#fast = fast ? new FastPool(fast) : undefined;
+    this.#pool = fast ? undefined : new Pool(parsed.origin, undiciOptions);
   }
 
   async #request(
@@ -140,26 +164,16 @@ export class HttpTransport implements Transport {
       if (this.#authHook)
         allHeaders = { ...(await hookHeaders(this.#authHook, { protocol: "http", method, url: this.#origin + path })), ...allHeaders };
       if (this.#acceptCompression) allHeaders = { "accept-encoding": "gzip, deflate", ...allHeaders };
+      // (#leanInfer repeats these steps for infer without the awaits; keep the two in step.)
       if (this.#compression && body !== undefined && bodyLength(body) >= MIN_COMPRESS_BYTES) {
         const compressed = await compressBody(body, this.#compression);
         payload = compressed.chunks;
         allHeaders = { ...allHeaders, "content-encoding": this.#compression, "content-length": String(compressed.byteLength) };
       }
-      // dispatch, not pool.request: no Readable stream per response (client CPU, see bench/client-cpu.mjs).
-      const res = await dispatchRequest(this.#pool, {
-        method,
-        path,
-        headers: allHeaders ?? null,
-        body: payload ?? null,
-        signal: scope.signal ?? null,
-      });
-      const len = res.headers[HEADER_LENGTH];
-      const n = typeof len === "string" ? Number(len) : undefined;
-      const alignAt = n !== undefined && Number.isSafeInteger(n) ? n : undefined;
-      const encoding = res.headers["content-encoding"];
-      const data =
-        encoding === undefined ? await readBody(res.body, alignAt) : await decodeResponseBody(await readBody(res.body), encoding, alignAt);
-      return { status: res.statusCode, headers: res.headers, body: data };
+      const request = { method, path, headers: allHeaders ?? null, body: payload ?? null, signal: scope.signal ?? null };
+      // undici: dispatch, not pool.request: no Readable stream per response (client CPU, see bench/client-cpu.mjs).
+      const res = this.#fast !== undefined ? await this.#fast.request(request) : await dispatchRequest(this.#pool!, request);
+      return res.headers["content-encoding"] === undefined ? plainAnswer(res) : await decodedAnswer(res);
     } catch (e) {
       throw describeHttpFailure(scope.fail(e), this.#target);
     } finally {
@@ -313,13 +327,20 @@ export class HttpTransport implements Transport {
           "content-length": String(encoded.byteLength),
         }
       : { "content-type": "application/json" };
+    // The fast path writes small requests as one buffer itself, so the chunks (views of the tensors) go
+    // as they are: a request waiting for a connection holds no copy. undici's chunk-list path is slow.
     const body =
       encoded.chunks.length === 1
         ? (encoded.chunks[0] as Buffer)
-        : encoded.byteLength <= CONCAT_LIMIT
+        : this.#fast === undefined && encoded.byteLength <= CONCAT_LIMIT
           ? Buffer.concat(encoded.chunks, encoded.byteLength)
           : encoded.chunks;
-    const answer = await this.#request("POST", `${modelPath(this.#prefix, req)}/infer`, call, `infer(${req.model})`, body, headers);
+    const path = `${modelPath(this.#prefix, req)}/infer`;
+    const what = `infer(${req.model})`;
+    const answer =
+      this.#fast !== undefined && this.#authHook === undefined && this.#compression === undefined
+        ? await this.#leanInfer(this.#fast, path, call, what, body, headers)
+        : await this.#request("POST", path, call, what, body, headers);
     if (answer.status >= 400) throw httpError(answer.status, answer.body.toString("utf8"));
     const len = answer.headers[HEADER_LENGTH];
     try {
@@ -329,8 +350,27 @@ export class HttpTransport implements Transport {
     }
   }
 
+  /**
+   * #request for infer on the fast path without an auth hook or request compression: nothing to await
+   * before sending, so the call is one async frame fewer (CPU, and memory of calls waiting for a connection).
+   */
+  async #leanInfer(fast: FastPool, path: string, call: CallOptions, what: string, body: Buffer | Uint8Array[], headers: Record<string, string>): Promise<Answer> {
+    const scope = openCallScope(call, what);
+    try {
+      let allHeaders = call.headers ? { ...call.headers, ...headers } : headers;
+      if (this.#acceptCompression) allHeaders = { "accept-encoding": "gzip, deflate", ...allHeaders };
+      const res = await fast.request({ method: "POST", path, headers: allHeaders, body, signal: scope.signal ?? null });
+      return res.headers["content-encoding"] === undefined ? plainAnswer(res) : await decodedAnswer(res);
+    } catch (e) {
+      throw describeHttpFailure(scope.fail(e), this.#target);
+    } finally {
+      scope.dispose();
+    }
+  }
+
   async close(): Promise<void> {
-    await this.#pool.close();
+    if (this.#fast !== undefined) await this.#fast.close();
+    else await this.#pool!.close();
   }
 }
 

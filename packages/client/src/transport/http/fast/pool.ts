@@ -1,0 +1,211 @@
+// The fast HTTP/1.1 path's connection pool: up to `connections` keep-alive sockets, one request each at
+// a time, requests beyond that wait in a FIFO queue. Idle connections are reused most recent first and
+// dropped once idle longer than their keep-alive time (checked when taken, and by one unref'd sweep).
+import type { CollectedResponse, DispatchOptions } from "../dispatch.ts";
+import { FastConnection, type ConnectionOwner, type ConnectionSettings } from "./connection.ts";
+import { clientClosed } from "./errors.ts";
+import { Exchange, checkRequest } from "./exchange.ts";
+
+export interface FastPoolSettings extends ConnectionSettings {
+  connections: number;
+}
+
+const SWEEP_MS = 1000;
+
+export class FastPool implements ConnectionOwner {
+  readonly #settings: FastPoolSettings;
+  readonly #all = new Set<FastConnection>();
+  /** Ready connections without a request, most recently used last. */
+  readonly #idle: FastConnection[] = [];
+  /** Requests waiting for a connection; settled ones (aborted) are skipped. #head: first live index. */
+  #queue: (Exchange | undefined)[] = [];
+  #head = 0;
+  #connecting = 0;
+  /** Live (unsettled) requests in the queue. */
+  #waiting = 0;
+  #inFlight = 0;
+  #closed = false;
+  #drained: (() => void) | undefined = undefined;
+  #sweeper: NodeJS.Timeout | undefined = undefined;
+
+  constructor(settings: FastPoolSettings) {
+    this.#settings = settings;
+  }
+
+  /** Sends one request; resolves with status, headers and body chunks, rejects on connection errors or abort. */
+  request(options: DispatchOptions): Promise<CollectedResponse> {
+    return new Promise<CollectedResponse>((resolve, reject) => {
+      if (this.#closed) return reject(clientClosed());
+      const signal = options.signal;
+      if (signal?.aborted) return reject(signal.reason);
+      try {
+        checkRequest(options.path, options.headers);
+      } catch (e) {
+        return reject(e);
+      }
+      const ex = new Exchange(options, resolve, reject, this);
+      this.#inFlight++;
+      this.#dispatch(ex);
+    });
+  }
+
+  #dispatch(ex: Exchange): void {
+    const conn = this.#takeIdle();
+    if (conn !== undefined) {
+      conn.send(ex);
+      return;
+    }
+    this.#enqueue(ex, false);
+    this.#grow();
+  }
+
+  #enqueue(ex: Exchange, front: boolean): void {
+    ex.queued = true;
+    this.#waiting++;
+    if (front) this.#queue.splice(this.#head, 0, ex);
+    else this.#queue.push(ex);
+  }
+
+  /** Opens a connection when requests wait that the connections being opened will not take. */
+  #grow(): void {
+    if (this.#all.size >= this.#settings.connections) return;
+    if (this.#connecting >= this.#waiting) return;
+    this.#connecting++;
+    this.#all.add(new FastConnection(this, this.#settings));
+  }
+
+  #takeIdle(): FastConnection | undefined {
+    const idle = this.#idle;
+    if (idle.length === 0) return undefined;
+    const now = performance.now();
+    while (idle.length > 0) {
+      const conn = idle.pop()!;
+      if (conn.usable && now - conn.idleSince < conn.keepAliveMs) return conn;
+      conn.destroy();
+    }
+    return undefined;
+  }
+
+  #nextQueued(): Exchange | undefined {
+    const q = this.#queue;
+    while (this.#head < q.length) {
+      const ex = q[this.#head];
+      q[this.#head++] = undefined;
+      if (ex !== undefined && !ex.settled) {
+        ex.queued = false;
+        this.#waiting--;
+        return ex;
+      }
+    }
+    // Empty: start over instead of letting the array grow.
+    if (this.#head > 0) {
+      this.#queue = [];
+      this.#head = 0;
+    }
+    return undefined;
+  }
+
+  onReady(conn: FastConnection): void {
+    this.#connecting--;
+    this.onIdle(conn);
+  }
+
+  onIdle(conn: FastConnection): void {
+    const next = this.#nextQueued();
+    if (next !== undefined) {
+      conn.send(next);
+      return;
+    }
+    conn.idleSince = performance.now();
+    this.#idle.push(conn);
+    this.#startSweeper();
+    this.#checkDrained();
+  }
+
+  onGone(conn: FastConnection, exchange: Exchange | undefined, error: Error | undefined): void {
+    this.#all.delete(conn);
+    const i = this.#idle.indexOf(conn);
+    if (i >= 0) this.#idle.splice(i, 1);
+    if (!conn.ready) {
+      this.#connecting--;
+      // No connection could be made: with no connection up, the server is unreachable for the requests
+      // that wait too. They fail now (as undici fails a client's pending requests) instead of waiting
+      // for connections that are being opened to the same unreachable address.
+      if (error !== undefined && !this.#anyReady()) {
+        for (let ex = this.#nextQueued(); ex !== undefined; ex = this.#nextQueued()) ex.fail(error);
+      }
+    }
+    if (exchange !== undefined && !exchange.settled) {
+      // A reused connection the server closed before any byte of the answer: the request very likely
+      // never reached it (keep-alive close race). Idempotent requests get one more try on a fresh one.
+      if (conn.served > 0 && conn.answeredNothing && !exchange.retried && exchange.method === "GET") {
+        exchange.retried = true;
+        exchange.onAbort = undefined;
+        exchange.resetResponse();
+        const idle = this.#takeIdle();
+        if (idle !== undefined) idle.send(exchange);
+        else this.#enqueue(exchange, true);
+      } else {
+        exchange.fail(error ?? new Error("connection closed"));
+      }
+    }
+    if (this.#waiting > 0) this.#grow();
+    this.#checkDrained();
+  }
+
+  #anyReady(): boolean {
+    for (const c of this.#all) if (c.ready) return true;
+    return false;
+  }
+
+  /** One request fewer in flight (answered, failed or aborted). */
+  onSettled(ex: Exchange): void {
+    if (ex.queued) {
+      ex.queued = false;
+      this.#waiting--;
+    }
+    this.#inFlight--;
+    if (this.#inFlight === 0) this.#checkDrained();
+  }
+
+  #startSweeper(): void {
+    if (this.#sweeper !== undefined) return;
+    this.#sweeper = setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#sweeper.unref();
+  }
+
+  #sweep(): void {
+    const now = performance.now();
+    const idle = this.#idle;
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const conn = idle[i]!;
+      if (now - conn.idleSince >= conn.keepAliveMs || !conn.usable) {
+        idle.splice(i, 1);
+        conn.destroy();
+      }
+    }
+    if (idle.length === 0) {
+      clearInterval(this.#sweeper);
+      this.#sweeper = undefined;
+    }
+  }
+
+  #checkDrained(): void {
+    if (this.#drained !== undefined && this.#inFlight === 0) {
+      const done = this.#drained;
+      this.#drained = undefined;
+      done();
+    }
+  }
+
+  /** Refuses new requests, lets those in flight or queued finish, then closes every connection. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
+    this.#idle.length = 0;
+    for (const conn of this.#all) conn.destroy();
+    this.#all.clear();
+  }
+}
