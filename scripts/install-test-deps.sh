@@ -8,6 +8,8 @@ iaas_install_test_deps() {
   command -v protoc >/dev/null || missing+=(protobuf-compiler)
   # TLS tests generate a throwaway CA and certificates with the openssl CLI.
   command -v openssl >/dev/null || missing+=(openssl)
+  # The metrics test has a real Prometheus scrape the server's /metrics port.
+  command -v prometheus >/dev/null || missing+=(prometheus)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "${IAAS_SKIP_APT:-0}" = 1 ] || [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
     iaas_log "test peers missing (${missing[*]}); tests that need them will say so"

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace iaas {
@@ -18,11 +19,27 @@ struct MutableSpan {
   size_t size;
 };
 
+// A tensor given as several buffers (a dynamic batch: one part per request, in batch order). The
+// instance thread gathers input parts into `staging` before Run and scatters outputs back after it, so
+// executors only ever see contiguous spans and the JS thread copies nothing.
+struct SegmentedInput {
+  size_t index;  // position in ExecuteBuffers::inputs
+  std::vector<ConstSpan> parts;
+};
+struct SegmentedOutput {
+  size_t index;  // position in ExecuteBuffers::outputs
+  std::vector<MutableSpan> parts;
+};
+
 // Buffers already validated against the instance's kernel (counts and byte lengths).
 struct ExecuteBuffers {
   std::vector<ConstSpan> inputs;
   std::vector<MutableSpan> outputs;
   size_t batch = 0;  // dense_mlp only
+  std::vector<SegmentedInput> gather;
+  std::vector<SegmentedOutput> scatter;
+  // Contiguous memory behind the segmented entries of inputs/outputs (allocated on the instance thread).
+  std::vector<std::unique_ptr<uint8_t[]>> staging;
 };
 
 struct PhaseTimings {

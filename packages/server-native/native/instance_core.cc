@@ -2,11 +2,53 @@
 
 #include <pthread.h>
 
+#include <cstring>
 #include <stdexcept>
 
 #include "clock.h"
 
 namespace iaas {
+namespace {
+
+// Segmented tensors (a dynamic batch given as one buffer per request): inputs are joined into staging
+// memory before the executor runs and outputs are split back afterwards, here on the instance thread.
+int64_t GatherSegments(ExecuteBuffers& b) {
+  if (b.gather.empty() && b.scatter.empty()) return 0;
+  const int64_t start = MonotonicNs();
+  for (const SegmentedInput& seg : b.gather) {
+    ConstSpan& span = b.inputs[seg.index];
+    b.staging.emplace_back(new uint8_t[span.size > 0 ? span.size : 1]);
+    uint8_t* dst = b.staging.back().get();
+    size_t at = 0;
+    for (const ConstSpan& part : seg.parts) {
+      if (part.size > 0) std::memcpy(dst + at, part.data, part.size);
+      at += part.size;
+    }
+    span.data = dst;
+  }
+  for (const SegmentedOutput& seg : b.scatter) {
+    MutableSpan& span = b.outputs[seg.index];
+    b.staging.emplace_back(new uint8_t[span.size > 0 ? span.size : 1]);
+    span.data = b.staging.back().get();
+  }
+  return MonotonicNs() - start;
+}
+
+int64_t ScatterSegments(ExecuteBuffers& b) {
+  if (b.scatter.empty()) return 0;
+  const int64_t start = MonotonicNs();
+  for (const SegmentedOutput& seg : b.scatter) {
+    const uint8_t* src = b.outputs[seg.index].data;
+    size_t at = 0;
+    for (const MutableSpan& part : seg.parts) {
+      if (part.size > 0) std::memcpy(part.data, src + at, part.size);
+      at += part.size;
+    }
+  }
+  return MonotonicNs() - start;
+}
+
+}  // namespace
 
 InstanceCore::InstanceCore(std::string name, std::unique_ptr<Executor> executor)
     : name_(std::move(name)), executor_(std::move(executor)) {}
@@ -89,7 +131,11 @@ void InstanceCore::ThreadMain() {
     }
     job->startNs = MonotonicNs();
     try {
+      const int64_t gatherNs = GatherSegments(job->buffers);
       job->timings = executor_->Run(job->buffers);
+      job->timings.computeInputNs += gatherNs;
+      job->timings.computeOutputNs += ScatterSegments(job->buffers);
+      job->buffers.staging.clear();
       job->ok = true;
     } catch (const std::exception& e) {
       job->error = e.what();

@@ -12,6 +12,8 @@ constexpr double kMaxBatchElements = 1ull << 31;
 struct View {
   uint8_t* data;
   size_t size;
+  // Set when the tensor was given as an array of buffers (data is then null, size their total).
+  std::vector<View> parts;
 };
 
 std::string Field(const char* key, uint32_t index) {
@@ -43,7 +45,31 @@ View GetView(Napi::Env env, const std::string& prefix, Napi::Value v, const char
     default:
       throw Napi::TypeError::New(env, prefix + Field(key, index) + " is a TypedArray of an unsupported element type; pass a Uint8Array view");
   }
-  return View{static_cast<uint8_t*>(data), length * elementSize};
+  return View{static_cast<uint8_t*>(data), length * elementSize, {}};
+}
+
+// One tensor: a TypedArray, or an array of TypedArrays whose bytes are concatenated in order.
+View GetTensor(Napi::Env env, const std::string& prefix, Napi::Value v, const char* key, uint32_t index,
+               std::vector<napi_value>& keep) {
+  if (!v.IsArray()) {
+    View view = GetView(env, prefix, v, key, index);
+    keep.push_back(v);
+    return view;
+  }
+  Napi::Array parts = v.As<Napi::Array>();
+  if (parts.Length() == 0) {
+    throw Napi::TypeError::New(env, prefix + Field(key, index) + " is an empty array; give a buffer or a non-empty array of buffers");
+  }
+  View joined{nullptr, 0, {}};
+  joined.parts.reserve(parts.Length());
+  for (uint32_t p = 0; p < parts.Length(); ++p) {
+    Napi::Value part = parts.Get(p);
+    View view = GetView(env, prefix + Field(key, index) + " part " + std::to_string(p) + ": ", part, key, index);
+    joined.size += view.size;
+    joined.parts.push_back(view);
+    keep.push_back(part);
+  }
+  return joined;
 }
 
 std::vector<View> GetViews(Napi::Env env, const std::string& prefix, Napi::Object request, const char* key,
@@ -54,9 +80,7 @@ std::vector<View> GetViews(Napi::Env env, const std::string& prefix, Napi::Objec
   std::vector<View> views;
   views.reserve(array.Length());
   for (uint32_t i = 0; i < array.Length(); ++i) {
-    Napi::Value item = array.Get(i);
-    views.push_back(GetView(env, prefix, item, key, i));
-    keep.push_back(item);
+    views.push_back(GetTensor(env, prefix, array.Get(i), key, i, keep));
   }
   return views;
 }
@@ -79,14 +103,37 @@ void ExpectCounts(Napi::Env env, const std::string& prefix, const char* kernel, 
   ThrowRange(env, prefix, field + " is " + std::to_string(got) + " bytes; expected " + std::to_string(want) + " (" + why + ")");
 }
 
-bool Overlap(const View& a, const View& b) {
+bool OverlapPlain(const View& a, const View& b) {
   if (a.size == 0 || b.size == 0) return false;
   return a.data < b.data + b.size && b.data < a.data + a.size;
+}
+
+bool Overlap(const View& a, const View& b) {
+  if (!a.parts.empty()) {
+    for (const View& p : a.parts)
+      if (Overlap(p, b)) return true;
+    return false;
+  }
+  if (!b.parts.empty()) {
+    for (const View& p : b.parts)
+      if (OverlapPlain(a, p)) return true;
+    return false;
+  }
+  return OverlapPlain(a, b);
 }
 
 void RejectOverlaps(Napi::Env env, const std::string& prefix, const std::vector<View>& inputs,
                     const std::vector<View>& outputs) {
   for (size_t o = 0; o < outputs.size(); ++o) {
+    const std::vector<View>& parts = outputs[o].parts;
+    for (size_t a = 1; a < parts.size(); ++a) {
+      for (size_t b = 0; b < a; ++b) {
+        if (OverlapPlain(parts[a], parts[b])) {
+          ThrowRange(env, prefix, "request.outputs[" + std::to_string(o) + "] part " + std::to_string(a) + " overlaps part " +
+                                      std::to_string(b) + "; outputs must be separate memory");
+        }
+      }
+    }
     for (size_t i = 0; i < inputs.size(); ++i) {
       if (Overlap(outputs[o], inputs[i])) {
         ThrowRange(env, prefix, "request.outputs[" + std::to_string(o) + "] overlaps request.inputs[" + std::to_string(i) +
@@ -167,9 +214,25 @@ ParsedRequest ParseExecuteRequest(Napi::Env env, const InstanceConfig& config, c
   RejectOverlaps(env, prefix, inputs, outputs);
 
   parsed.buffers.inputs.reserve(inputs.size());
-  for (const View& v : inputs) parsed.buffers.inputs.push_back(ConstSpan{v.data, v.size});
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const View& v = inputs[i];
+    parsed.buffers.inputs.push_back(ConstSpan{v.data, v.size});
+    if (v.parts.empty()) continue;
+    SegmentedInput seg{i, {}};
+    seg.parts.reserve(v.parts.size());
+    for (const View& p : v.parts) seg.parts.push_back(ConstSpan{p.data, p.size});
+    parsed.buffers.gather.push_back(std::move(seg));
+  }
   parsed.buffers.outputs.reserve(outputs.size());
-  for (const View& v : outputs) parsed.buffers.outputs.push_back(MutableSpan{v.data, v.size});
+  for (size_t o = 0; o < outputs.size(); ++o) {
+    const View& v = outputs[o];
+    parsed.buffers.outputs.push_back(MutableSpan{v.data, v.size});
+    if (v.parts.empty()) continue;
+    SegmentedOutput seg{o, {}};
+    seg.parts.reserve(v.parts.size());
+    for (const View& p : v.parts) seg.parts.push_back(MutableSpan{p.data, p.size});
+    parsed.buffers.scatter.push_back(std::move(seg));
+  }
   return parsed;
 }
 

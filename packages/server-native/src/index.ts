@@ -2,6 +2,8 @@
 export { startServer, DEFAULT_MODEL_REPOSITORY, type StartServerOptions, type RunningServer } from "./server.ts";
 export { InferenceServer, SUPPORTED_EXTENSIONS, type InferenceServerOptions } from "./core/inference-server.ts";
 export { ServerError, type ServerErrorStatus } from "./core/errors.ts";
+export { MODEL_CONTROL_MODES, ModelControl, type ModelControlMode, type ModelControlOptions } from "./core/model-control.ts";
+export type { InstancePlacement } from "./scheduler/create-scheduler.ts";
 export {
   TraceSettings,
   TRACE_LEVELS,
@@ -17,6 +19,9 @@ export type { ServerAuthOptions, AuthRequest } from "./security/auth.ts";
 export type * from "./core/types.ts";
 export type { ModelConfig } from "./repository/model-config.ts";
 export type { ModelStatsSnapshot } from "./stats/model-stats.ts";
+export { DEFAULT_METRICS_PORT } from "./metrics/metrics-server.ts";
+export { FAILURE_REASONS, type FailureReason } from "./metrics/failure-reason.ts";
+export { INFER_SPAN_NAME, SERVER_TRACER_NAME } from "./tracing/infer-spans.ts";
 export type { BackendInfo, DeviceKind, GpuInfo } from "./native/types.ts";
 export { generateDenseLayers, denseForward, type DenseLayer } from "./backends/dense-mlp-weights.ts";
 

@@ -2,11 +2,13 @@
 // gRPC front ends on top of it.
 import { fileURLToPath } from "node:url";
 import { InferenceServer } from "./core/inference-server.ts";
+import { checkModelControlOptions, ModelControl, type ModelControlMode } from "./core/model-control.ts";
 import type { LogSettingValues } from "./core/log-settings.ts";
 import type { TraceSettingValues } from "./core/trace-settings.ts";
-import { startGrpcFrontend, type GrpcFrontend } from "./frontends/grpc/grpc-server.ts";
+import { MAX_GRPC_MESSAGE_BYTES, startGrpcFrontend, type GrpcFrontend } from "./frontends/grpc/grpc-server.ts";
 import { DEFAULT_MAX_BODY_BYTES, startHttpFrontend, type HttpFrontend } from "./frontends/http/http-server.ts";
 import { loadNativeAddon } from "./native/addon.ts";
+import { cudaDeviceCount, metricsPortFor, startMetricsServer, type MetricsServer } from "./metrics/metrics-server.ts";
 import { createAuthenticator, type ServerAuthOptions } from "./security/auth.ts";
 import { resolveTls, type ServerTlsOptions } from "./security/tls.ts";
 
@@ -24,6 +26,23 @@ export interface StartServerOptions {
   grpcPort?: number;
   /** Largest accepted HTTP request body (also after decompression). Default 64 MiB. */
   maxBodyBytes?: number;
+  /** Largest accepted gRPC request message (RESOURCE_EXHAUSTED above it). Default 2 GiB - 1 (grpc-js's ceiling, as Triton). */
+  maxGrpcReceiveBytes?: number;
+  /**
+   * How long close() waits for requests and streams in flight before cutting their connections, in ms
+   * (Triton's --exit-timeout-secs). Default 2000.
+   */
+  shutdownGraceMs?: number;
+  /**
+   * Triton's --model-control-mode: "none" loads every model and refuses API load/unload; "explicit" loads
+   * `loadModels` and allows the API; "poll" loads every model and rescans the repository every
+   * `repositoryPollSecs` (API refused). Default "explicit".
+   */
+  modelControlMode?: ModelControlMode;
+  /** explicit mode: models to load at start ("*" = all; Triton's --load-model). Default: every model. */
+  loadModels?: string[];
+  /** poll mode: seconds between repository scans. Default 15. */
+  repositoryPollSecs?: number;
   /** Reject start when a repository model fails to load (as Triton's exit-on-error). Default true. */
   strictModelLoad?: boolean;
   /** TLS on both ports (mutual TLS when `tls.ca` is set); see ServerTlsOptions. Default: plaintext. */
@@ -52,6 +71,10 @@ export interface StartServerOptions {
   traceSettings?: Partial<TraceSettingValues>;
   /** Let POST v2/logging / v2/trace/setting change log_file / trace_file (paths the server writes). Default false. */
   allowFileSettings?: boolean;
+  /** Serve Prometheus metrics (GET /metrics, Triton's metric names) on their own port. Default true. */
+  metrics?: boolean;
+  /** Metrics port; 0 picks a free one. Default 8002, or 0 when httpPort is 0 (servers on free ports never collide on 8002). */
+  metricsPort?: number;
 }
 
 export interface RunningServer {
@@ -62,8 +85,16 @@ export interface RunningServer {
   /** e.g. "127.0.0.1:8001" ("grpcs://127.0.0.1:8001" with TLS) */
   grpcUrl: string;
   server: InferenceServer;
+  /** The metrics port, and e.g. "http://127.0.0.1:8002/metrics" (always plain HTTP); undefined with `metrics: false`. */
+  metricsPort?: number;
+  metricsUrl?: string;
   /** Stops both front ends, lets in-flight requests finish, and frees every model instance. */
   close(): Promise<void>;
+}
+
+function checkByteLimit(name: string, value: number | undefined, max: number): void {
+  if (value !== undefined && !(Number.isSafeInteger(value) && value > 0 && value <= max))
+    throw new Error(`startServer: ${name} must be an integer number of bytes between 1 and ${max}, got ${value}`);
 }
 
 const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host);
@@ -75,6 +106,11 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   const tls = options.tls === undefined ? undefined : resolveTls(options.tls);
   const auth = options.auth === undefined ? undefined : createAuthenticator(options.auth);
   const addon = loadNativeAddon();
+  checkByteLimit("maxBodyBytes", options.maxBodyBytes, Number.MAX_SAFE_INTEGER);
+  checkByteLimit("maxGrpcReceiveBytes", options.maxGrpcReceiveBytes, MAX_GRPC_MESSAGE_BYTES);
+  const graceMs = options.shutdownGraceMs ?? 2000;
+  if (!(Number.isFinite(graceMs) && graceMs >= 0)) throw new Error(`startServer: shutdownGraceMs must be a number of milliseconds >= 0, got ${graceMs}`);
+  checkModelControlOptions({ mode: options.modelControlMode, loadModels: options.loadModels, pollSecs: options.repositoryPollSecs });
   const sharedMemory = options.sharedMemory ?? "none";
   if (sharedMemory !== "system" && sharedMemory !== "none")
     throw new Error(`startServer: sharedMemory must be "system" or "none", got ${JSON.stringify(sharedMemory)}`);
@@ -90,14 +126,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
   });
   let http: HttpFrontend | undefined;
   let grpc: GrpcFrontend | undefined;
+  let metrics: MetricsServer | undefined;
   try {
-    const failed = await server.loadAll();
+    server.modelControl = new ModelControl(server, { mode: options.modelControlMode, loadModels: options.loadModels, pollSecs: options.repositoryPollSecs });
+    const failed = await server.modelControl.start();
     if (failed.length > 0 && options.strictModelLoad !== false)
       throw new Error(`model repository '${server.modelRepository}': ${failed.map((f) => f.error.message).join("; ")}`);
     http = await startHttpFrontend(server, { host, port: options.httpPort ?? 8000, maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, tls, auth, log: server.logger.log });
-    grpc = await startGrpcFrontend(server, { host, port: options.grpcPort ?? 8001, tls, auth, log: server.logger.log });
+    grpc = await startGrpcFrontend(server, { host, port: options.grpcPort ?? 8001, tls, auth, log: server.logger.log, maxReceiveBytes: options.maxGrpcReceiveBytes });
+    if (options.metrics !== false) metrics = await startMetricsServer(server, { host, port: metricsPortFor(options), gpuCount: cudaDeviceCount(addon), log: server.logger.log });
   } catch (err) {
-    await Promise.allSettled([http?.close(), grpc?.close()]);
+    await Promise.allSettled([http?.close(), grpc?.close(), metrics?.close()]);
     await server.close();
     throw err;
   }
@@ -109,9 +148,10 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     httpUrl: `${tls ? "https" : "http"}://${urlHost(host)}:${h.port}`,
     grpcUrl: `${tls ? "grpcs://" : ""}${urlHost(host)}:${g.port}`,
     server,
+    ...(metrics ? { metricsPort: metrics.port, metricsUrl: `http://${urlHost(host)}:${metrics.port}/metrics` } : {}),
     close: () =>
       (closing ??= (async () => {
-        await Promise.allSettled([h.close(), g.close()]);
+        await Promise.allSettled([h.close(graceMs), g.close(graceMs), metrics?.close()]);
         await server.close();
       })()),
   };

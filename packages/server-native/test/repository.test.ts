@@ -93,8 +93,8 @@ test("a bad override is rejected naming the JSON path, and the loaded model keep
   const r = await load("mlp", { config: mlpOverride(0) });
   assert.equal(r.status, 400);
   assert.match(r.json().error, /failed to load 'mlp': config override for model 'mlp' at instance_group\[0\]\.count: instance_group count must be >= 1, got 0/);
-  const r2 = await load("mlp", { config: mlpOverride(1, { dynamic_batching: {} }) });
-  assert.match(r2.json().error, /at dynamic_batching: dynamic batching is not implemented yet/);
+  const r2 = await load("mlp", { config: mlpOverride(1, { dynamic_batching: { preferred_batch_size: [1000] } }) });
+  assert.match(r2.json().error, /at dynamic_batching\.preferred_batch_size\[0\]: preferred batch size 1000 must be in 1\.\.max_batch_size/);
   const r3 = await load("mlp", { config: mlpOverride(1, { parameters: { layer_sizes: { string_value: "256,x" } } }) });
   assert.match(r3.json().error, /at parameters\["layer_sizes"\]: parameter 'layer_sizes' must list at least 2 integers/);
   assert.equal((await http(ctx.srv.httpUrl, "/v2/models/mlp/ready")).status, 200);

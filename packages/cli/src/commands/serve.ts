@@ -5,8 +5,11 @@ import type { ListeningEvent } from "../embedded-server.ts";
 import * as parse from "./parsers.ts";
 import { addServeSecurityOptions, serveSecurityOptions, type ServeSecurityFlags } from "./serve-security.ts";
 import { addServeProtocolOptions, serveProtocolOptions, type ServeProtocolFlags } from "./serve-protocol.ts";
+import { addServeObservabilityOptions, serveObservabilityOptions, startServeTracing, type ServeObservabilityFlags } from "./serve-observability.ts";
+import { addServeLimitOptions, serveLimitOptions, type ServeLimitFlags } from "./serve-limits.ts";
+import { addServeModelControlOptions, serveModelControlOptions, type ServeModelControlFlags } from "./serve-model-control.ts";
 
-interface ServeFlags extends ServeSecurityFlags, ServeProtocolFlags {
+interface ServeFlags extends ServeSecurityFlags, ServeProtocolFlags, ServeObservabilityFlags, ServeLimitFlags, ServeModelControlFlags {
   modelRepository: string;
   host: string;
   httpPort: number;
@@ -27,6 +30,9 @@ export function registerServe(program: Command): void {
     // For `iaas bench`'s embedded server: exit when the parent that holds our stdin goes away.
     .addOption(new Option("--exit-on-stdin-close").hideHelp());
   addServeProtocolOptions(command);
+  addServeObservabilityOptions(command);
+  addServeLimitOptions(command);
+  addServeModelControlOptions(command);
   addServeSecurityOptions(command)
     .addHelpText(
       "after",
@@ -41,9 +47,14 @@ and a human-readable line to stderr. Exit codes: 0 stopped by a signal, 1 could 
 }
 
 async function runServe(flags: ServeFlags): Promise<void> {
+  const observability = serveObservabilityOptions(flags);
+  const tracing = startServeTracing(flags);
   const server = await startServer({
+    ...observability,
     ...serveSecurityOptions(flags),
     ...serveProtocolOptions(flags),
+    ...serveLimitOptions(flags),
+    ...serveModelControlOptions(flags),
     host: flags.host,
     httpPort: flags.httpPort,
     grpcPort: flags.grpcPort,
@@ -63,14 +74,16 @@ async function runServe(flags: ServeFlags): Promise<void> {
     pid: process.pid,
     modelRepository: flags.modelRepository,
     backends,
+    ...(server.metricsPort !== undefined ? { metricsPort: server.metricsPort, metricsUrl: server.metricsUrl } : {}),
   };
   // Signal handlers go in before the listening line: a supervisor may send SIGTERM as soon as it reads it.
   const stopped = new Promise<void>((resolve) => {
     let stopping = false;
-    const stop = () => {
+    const stop = (signal?: NodeJS.Signals | string) => {
       if (stopping) process.exit(1); // a second signal while closing: give up on a clean stop
       stopping = true;
-      void server.close().then(resolve, (err: unknown) => {
+      process.stderr.write(`iaas serve: ${typeof signal === "string" ? signal : "stdin closed"}: stopping; requests in flight may take up to ${flags.exitTimeoutSecs ?? 30} s\n`);
+      void server.close().then(() => tracing?.shutdown()).then(resolve, (err: unknown) => {
         process.stderr.write(`iaas serve: error while closing: ${(err as Error).message}\n`);
         process.exitCode = 1;
         resolve();
@@ -89,7 +102,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
   });
   process.stdout.write(`${JSON.stringify(event)}\n`);
   process.stderr.write(
-    `iaas serve: HTTP ${server.httpUrl}, gRPC ${server.grpcUrl}, models from ${flags.modelRepository}` +
+    `iaas serve: HTTP ${server.httpUrl}, gRPC ${server.grpcUrl}${server.metricsUrl ? `, metrics ${server.metricsUrl}` : ""}, models from ${flags.modelRepository}` +
       `, backends ${backends.join(",")}${gpus ? ` (GPU ${gpus})` : info.cudaUnavailableReason ? ` (no CUDA: ${info.cudaUnavailableReason})` : ""}; Ctrl-C stops\n`,
   );
 

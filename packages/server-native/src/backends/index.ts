@@ -7,9 +7,10 @@ import { denseMlpBackend } from "./dense-mlp.ts";
 import { identityBackend } from "./identity.ts";
 import { simpleStringBackend } from "./simple-string.ts";
 import { simpleBackend } from "./simple.ts";
+import { stallBackend } from "./stall.ts";
 
 export const BACKENDS: ReadonlyMap<string, Backend | JsBackend> = new Map<string, Backend | JsBackend>(
-  [simpleBackend, simpleStringBackend, identityBackend, denseMlpBackend, simpleSequenceBackend, repeatBackend].map((b) => [b.name, b]),
+  [simpleBackend, simpleStringBackend, identityBackend, denseMlpBackend, simpleSequenceBackend, repeatBackend, stallBackend].map((b) => [b.name, b]),
 );
 
 export type { Backend, BackendModel, CheckedInput, ExecutionPlan, PlannedOutput } from "./backend.ts";

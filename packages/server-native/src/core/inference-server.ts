@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BACKENDS, checkInputs, type ExecutionPlan, type PlannedOutput } from "../backends/index.ts";
 import { isDecoupledModel, type AnyBackendModel } from "../backends/js-backend.ts";
-import { checkBackendKind, createScheduler } from "../scheduler/create-scheduler.ts";
+import { checkBackendKind, createScheduler, type InstancePlacement } from "../scheduler/create-scheduler.ts";
 import { DecoupledScheduler } from "../scheduler/decoupled-scheduler.ts";
 import { inferDecoupled } from "./decoupled-infer.ts";
 import { sequenceRequest } from "./sequence-parameters.ts";
@@ -16,11 +16,16 @@ import { writeOverrideRepository, type FileOverride, type OverrideRepository } f
 import { readLabels } from "../repository/labels.ts";
 import { classCount, classify } from "./classification.ts";
 import { ExtensionSet } from "./extensions.ts";
+import type { ModelControl } from "./model-control.ts";
 import { ServerLogger, type LogFn, type LogSettingValues } from "./log-settings.ts";
 import { customParameters, schedulingParameters } from "./request-parameters.ts";
 import { TraceSettings, type TraceSettingValues } from "./trace-settings.ts";
 import type { Scheduler } from "../scheduler/scheduler.ts";
+import { QueueRejection } from "../scheduler/queue-policy.ts";
+import { submitOptions } from "../scheduler/submit-options.ts";
 import { ModelStats, type ModelStatsSnapshot } from "../stats/model-stats.ts";
+import { failureReason } from "../metrics/failure-reason.ts";
+import { recordInferSpans } from "../tracing/infer-spans.ts";
 import { bindSharedMemory, type SharedMemoryBinding } from "../shared-memory/request-binding.ts";
 import { SystemSharedMemory } from "../shared-memory/system-shared-memory.ts";
 import { ServerError, invalidArg, toServerError } from "./errors.ts";
@@ -63,6 +68,8 @@ interface LoadedVersion {
   version: string;
   scheduler: Scheduler;
   stats: ModelStats;
+  /** Where each instance runs (device bound for the instance's lifetime). */
+  placements: InstancePlacement[];
 }
 
 /** One successful load of a model: its config and running versions. Replaced whole on reload. */
@@ -124,6 +131,8 @@ export class InferenceServer {
   private closing = false;
   /** The region registry when the system_shared_memory extension is enabled. */
   readonly systemSharedMemory: SystemSharedMemory | undefined;
+  /** Model control mode (startServer sets it): decides whether the repository API may load/unload. */
+  modelControl: ModelControl | undefined;
 
   constructor(options: InferenceServerOptions) {
     this.modelRepository = options.modelRepository;
@@ -153,6 +162,7 @@ export class InferenceServer {
 
   async close(): Promise<void> {
     this.closing = true;
+    await this.modelControl?.stop();
     await Promise.allSettled(this.chains.values());
     await Promise.allSettled([...this.models.values()].map((e) => (e.current ? this.retire(e.current) : undefined)));
     for (const e of this.models.values()) {
@@ -201,6 +211,16 @@ export class InferenceServer {
     return structuredClone(this.resolve(name, version).model.config);
   }
 
+  /** The instances of a model version (default: latest) and the device each is bound to. */
+  modelInstances(name: string, version?: string): InstancePlacement[] {
+    return this.resolve(name, version).version.placements.map((p) => ({ ...p }));
+  }
+
+  /** Requests the dynamic batcher's queue refused for a model version, per reason (see ModelStats.queueRejections). */
+  queueRejections(name: string, version?: string): { queue_full: number; timeout: number } {
+    return this.resolve(name, version).version.stats.queueRejections();
+  }
+
   // ---- inference ----------------------------------------------------------------------------------
 
   /**
@@ -231,18 +251,25 @@ export class InferenceServer {
       const classes = this.classifications(model.config, plan, request);
       shm?.placeOutputs(plan.native, selected);
       // Nothing above awaits: the version cannot be retired between resolve() and submit().
-      const exec = await version.scheduler.submit(plan.native, sequence);
+      // Requests touching shared memory run alone: a merged batch's overlap check spans every request.
+      const exec = await version.stats.whilePending(version.scheduler.submit(plan.native, sequence, submitOptions(model.config, inputs, batchSize, request, shm !== undefined)));
       this.finishOutputs(model, plan, selected, classes);
       shm?.finish();
-      version.stats.recordSuccess(batchSize, process.hrtime.bigint() - receivedAt, exec.queueNs, exec.timings);
+      const end = process.hrtime.bigint();
+      version.stats.recordSuccess(batchSize, end - receivedAt, exec.queueNs, exec.timings, true, exec.execution);
+      if (request.traceLevels !== undefined) recordInferSpans(request, { model: model.config.name, version: version.version, batchSize, exec }, receivedAt, end);
       const response: InferResponse = { model_name: model.config.name, model_version: version.version, outputs: selected };
       if (request.id !== undefined && request.id !== "") response.id = request.id;
       const custom = customParameters(request.parameters);
       if (custom !== undefined) response.parameters = custom;
       return response;
     } catch (err) {
+      if (err instanceof QueueRejection) version.stats.recordQueueRejection(err.rejectReason);
       version.stats.recordFailure(process.hrtime.bigint() - receivedAt);
-      throw toServerError(err);
+      const error = toServerError(err);
+      version.stats.countFailure(failureReason(error, err));
+      if (request.traceLevels !== undefined) recordInferSpans(request, { model: model.config.name, version: version.version, error }, receivedAt, process.hrtime.bigint());
+      throw error;
     } finally {
       // Only now has the native execution settled: the regions may be unmapped after this.
       shm?.release();
@@ -268,6 +295,8 @@ export class InferenceServer {
     const { model, version } = this.resolve(request.model, request.version);
     const runner = version.scheduler;
     if (!(runner instanceof DecoupledScheduler)) return Promise.reject(invalidArg(`model '${model.config.name}' is not decoupled; use infer`));
+    const traceLevels = this.trace.sample(model.config.name);
+    if (traceLevels !== undefined) request.traceLevels = traceLevels;
     const target = { config: model.config, version: version.version, runner, stats: version.stats, select: this.selectOutputs.bind(this, model.config) };
     return inferDecoupled(target, request, receivedAt, onResponse, signal);
   }
@@ -339,6 +368,14 @@ export class InferenceServer {
     const { model, version: v } = this.resolve(name, version);
     if (version === undefined || version === "") return [...model.versions.values()].map((x) => x.stats.snapshot());
     return [v.stats.snapshot()];
+  }
+
+  /** The live statistics of every served model version, by model name then version (for /metrics). */
+  versionStats(): ModelStats[] {
+    const out: ModelStats[] = [];
+    for (const e of [...this.models.values()].sort((a, b) => a.name.localeCompare(b.name)))
+      if (e.current) for (const v of e.current.versions.values()) out.push(v.stats);
+    return out;
   }
 
   // ---- model repository ---------------------------------------------------------------------------
@@ -454,11 +491,6 @@ export class InferenceServer {
     const backend = BACKENDS.get(config.backend);
     if (backend === undefined)
       throw configError(locator.at("backend"), `unknown backend '${config.backend}'; available backends: ${[...BACKENDS.keys()].join(", ")}`);
-    if (config.dynamic_batching !== undefined)
-      throw configError(
-        locator.at("dynamic_batching"),
-        "dynamic batching is not implemented yet in iaas server-native (each request executes alone); remove dynamic_batching",
-      );
     const backendModel = backend.load(config, locator);
     checkBackendKind(config, locator, backendModel);
     const labels = await readLabels(config, modelDir, locator);
@@ -473,8 +505,8 @@ export class InferenceServer {
     try {
       for (const v of def.versions) {
         const key = String(v);
-        const { scheduler, memoryUsage } = await createScheduler(this.addon, config, locator, backendModel);
-        versions.set(key, { version: key, scheduler, stats: new ModelStats(config.name, key, memoryUsage) });
+        const { scheduler, memoryUsage, placements } = await createScheduler(this.addon, config, locator, backendModel);
+        versions.set(key, { version: key, scheduler, stats: new ModelStats(config.name, key, memoryUsage), placements });
       }
     } catch (err) {
       await Promise.allSettled([...versions.values()].map((v) => v.scheduler.retire()));

@@ -21,7 +21,11 @@ export async function traceSettingsEndpoint(
   }
   const m = model || undefined;
   if (update === undefined || Object.keys(update).length === 0) return server.trace.get(m);
-  return server.trace.update(update, m);
+  const settings = server.trace.update(update, m);
+  // Tracing changes what requests cost: worth a line in the log.
+  const changed = Object.keys(update).map((k) => `${k}=${JSON.stringify((settings as Record<string, unknown>)[k] ?? null)}`);
+  server.logger.log(`trace settings changed${m ? ` for model '${m}'` : ""}: ${changed.join(", ")}`);
+  return settings;
 }
 
 /** GET (no `update`) or POST of the log settings. */
@@ -43,6 +47,7 @@ export async function loadEndpoint(
   fileContent: (key: string, value: unknown) => Buffer,
   configText: (value: unknown) => string | undefined,
 ): Promise<void> {
+  server.modelControl?.checkApi("load", model);
   let config: string | undefined;
   const files: FileOverride[] = [];
   for (const [key, value] of Object.entries(params)) {
@@ -55,6 +60,7 @@ export async function loadEndpoint(
 
 /** Unloads a model with Triton's unload parameters ("unload_dependents", a boolean). */
 export async function unloadEndpoint(server: InferenceServer, model: string, params: Record<string, unknown>): Promise<void> {
+  server.modelControl?.checkApi("unload", model);
   let unloadDependents = false;
   for (const [key, value] of Object.entries(params)) {
     if (key !== "unload_dependents") throw invalidArg(`unknown unload parameter '${key}'; unload takes 'unload_dependents' (boolean)`);

@@ -4,6 +4,11 @@ import type { DataType } from "@iaas/client/protocol";
 import type { TraceLevel } from "./trace-settings.ts";
 import type { SharedMemoryRef } from "../shared-memory/system-shared-memory.ts";
 
+/** node:http's IncomingHttpHeaders, or anything with grpc-js Metadata's get/getMap. */
+export type TraceCarrier =
+  | Readonly<Record<string, string | string[] | undefined>>
+  | { get(key: string): unknown[]; getMap(): Record<string, unknown> };
+
 export type ParameterValue = string | number | boolean | bigint;
 export type Parameters = Record<string, ParameterValue>;
 
@@ -33,6 +38,10 @@ export interface InferRequest {
   timeoutUs?: number;
   /** Set by the core when the trace settings sample this request: the levels to trace. */
   traceLevels?: TraceLevel[];
+  /** The front end's header object (HTTP) or Metadata (gRPC), read for W3C trace context only when sampled. */
+  traceCarrier?: TraceCarrier;
+  /** The protocol the request came in by (span attributes). */
+  protocol?: "http" | "grpc";
   /** "" or undefined: the latest served version. */
   version?: string;
   id?: string;

@@ -83,13 +83,26 @@ export interface ExecuteRequest {
   batch?: number;
 }
 
+/**
+ * An execution whose tensors may each be an array of buffers (a dynamic batch, one part per request):
+ * such a tensor counts as its parts' bytes joined in order. The instance thread gathers input parts into
+ * one staging buffer before the kernel runs and scatters the output back into the output parts after it
+ * (those copies are timed in compute_input / compute_output); the JS thread copies nothing. Only native
+ * instances take it.
+ */
+export interface BatchedExecuteRequest {
+  inputs: (Uint8Array | Uint8Array[])[];
+  outputs: (Uint8Array | Uint8Array[])[];
+  batch?: number;
+}
+
 export interface NativeInstance {
   readonly name: string;
   readonly kernel: KernelName;
   readonly device: DeviceKind;
   /** The CUDA ordinal; 0 for cpu. */
   readonly deviceId: number;
-  execute(request: ExecuteRequest): Promise<ExecuteTimings>;
+  execute(request: ExecuteRequest | BatchedExecuteRequest): Promise<ExecuteTimings>;
   /** Finishes queued executions, then stops the thread and frees device memory. Idempotent. */
   close(): Promise<void>;
 }

@@ -209,14 +209,19 @@ class JsonDecoder implements Locator {
       const name = rawName in schema.fields ? rawName : snakeCase(rawName);
       const spec = schema.fields[name];
       const fpath = join(path, rawName);
-      if (spec === undefined) this.fail(fpath, `unknown field '${rawName}' in ${schema.name}`);
+      if (spec === undefined) {
+        // protobuf JSON readers with `oneofs: true` (grpc-js clients) add a field naming each oneof's set member.
+        if (isOneofMarker(schema, name, raw)) continue;
+        this.fail(fpath, `unknown field '${rawName}' in ${schema.name}`);
+      }
       if (name in out) this.fail(fpath, `field '${name}' is given twice (as '${rawName}' and in another spelling)`);
       if (raw === null) continue;
       if (spec.type.kind === "map") {
         if (typeof raw !== "object" || Array.isArray(raw)) this.fail(fpath, `expected an object of map entries, got ${jsonKind(raw)}`);
         const map: Decoded = {};
-        for (const [k, v] of Object.entries(raw)) {
-          if (spec.type.key === "uint64" && !/^\d+$/.test(k)) this.fail(fpath, `map key '${k}' is not an unsigned integer`);
+        for (const [rawKey, v] of Object.entries(raw)) {
+          const k = spec.type.key === "uint64" ? uint64MapKey(rawKey) : rawKey;
+          if (spec.type.key === "uint64" && !/^\d+$/.test(k)) this.fail(fpath, `map key ${JSON.stringify(rawKey)} is not an unsigned integer`);
           map[k] = this.value(v, spec.type.value, `${fpath}[${JSON.stringify(k)}]`);
         }
         out[name] = map;
@@ -262,6 +267,33 @@ class JsonDecoder implements Locator {
       }
     }
   }
+}
+
+/**
+ * protobufjs (grpc-js clients with `longs: String`) hands 64-bit map keys out as their 8-byte
+ * little-endian "hash" string instead of digits; a config read that way and sent back is read as the number.
+ */
+function uint64MapKey(key: string): string {
+  if (key.length !== 8 || /^\d+$/.test(key)) return key;
+  let n = 0n;
+  for (let i = 7; i >= 0; i--) {
+    const c = key.charCodeAt(i);
+    if (c > 255) return key;
+    n = (n << 8n) | BigInt(c);
+  }
+  return n.toString();
+}
+
+/** `name` is a oneof of `schema` and `value` names one of its members (or none: ""). */
+function isOneofMarker(schema: MessageSchema, name: string, value: unknown): boolean {
+  if (typeof value !== "string") return false;
+  let isOneof = false;
+  for (const [field, spec] of Object.entries(schema.fields)) {
+    if (spec.oneof !== name) continue;
+    isOneof = true;
+    if (field === value) return true;
+  }
+  return isOneof && value === "";
 }
 
 function jsonKind(v: unknown): string {

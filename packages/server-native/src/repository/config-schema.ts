@@ -68,6 +68,11 @@ const INSTANCE_GROUP: MessageSchema = {
     count: { type: scalar("int32") },
     gpus: { type: scalar("int32"), repeated: true },
     kind: { type: { kind: "enum", name: "Kind", values: ["KIND_AUTO", "KIND_GPU", "KIND_CPU", "KIND_MODEL"] } },
+    // Read so that configs read back from a server (proto3 defaults filled in) load again; only their
+    // defaults are accepted (model-config.ts).
+    profile: { type: scalar("string"), repeated: true },
+    passive: { type: scalar("bool") },
+    host_policy: { type: scalar("string") },
   },
 };
 

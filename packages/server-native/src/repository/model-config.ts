@@ -6,6 +6,7 @@ import { MODEL_CONFIG_SCHEMA } from "./config-schema.ts";
 import { configError, decodeJsonConfig, decodePbtxtConfig, type Decoded, type Locator } from "./config-decode.ts";
 import { parsePbtxt, PbtxtError } from "./pbtxt.ts";
 import { sequenceBatchingConfig, type SequenceBatchingConfig } from "./sequence-config.ts";
+import { dynamicBatchingConfig } from "./dynamic-batching-config.ts";
 import { ServerError } from "../core/errors.ts";
 
 export type InstanceKind = "KIND_AUTO" | "KIND_GPU" | "KIND_CPU" | "KIND_MODEL";
@@ -48,7 +49,7 @@ export interface QueuePolicyConfig {
   max_queue_size?: number;
 }
 
-/** Typed for the scheduler seam; the FIFO scheduler rejects it at load until dynamic batching exists. */
+/** Triton's ModelDynamicBatching (see scheduler/dynamic-batch-scheduler.ts); checked in dynamic-batching-config.ts. */
 export interface DynamicBatchingConfig {
   preferred_batch_size?: number[];
   max_queue_delay_microseconds?: number;
@@ -174,12 +175,15 @@ function normaliseConfig(raw: Decoded, at: Locator, modelName: string): ModelCon
   const instance_group = (groups.length > 0 ? groups : [{}]).map((g, i): InstanceGroupConfig => {
     const path = `instance_group[${i}]`;
     const kind = str(g.kind, "KIND_AUTO") as InstanceKind;
-    if (kind === "KIND_MODEL") fail(`${path}.kind`, "KIND_MODEL instance groups are not supported by iaas (use KIND_CPU, KIND_GPU or KIND_AUTO)");
+
     const count = g.count === undefined ? 1 : num(g.count);
     if (count < 1) fail(`${path}.count`, `instance_group count must be >= 1, got ${count}`);
     const gpus = (g.gpus as number[] | undefined) ?? [];
-    if (kind === "KIND_CPU" && gpus.length > 0) fail(`${path}.gpus`, "gpus cannot be listed for a KIND_CPU instance group");
+    if ((kind === "KIND_CPU" || kind === "KIND_MODEL") && gpus.length > 0) fail(`${path}.gpus`, `gpus cannot be listed for a ${kind} instance group`);
     gpus.forEach((id, j) => id < 0 && fail(`${path}.gpus[${j}]`, `GPU id must be >= 0, got ${id}`));
+    if (list(g.profile).length > 0) fail(`${path}.profile`, "instance_group profile (TensorRT optimization profiles) is not supported by iaas; leave it empty");
+    if (bool(g.passive)) fail(`${path}.passive`, "passive instances are not supported by iaas (every instance is scheduled); set passive: false");
+    if (str(g.host_policy) !== "") fail(`${path}.host_policy`, "instance_group host_policy is not supported by iaas; leave it empty");
     return { name: str(g.name) || `${name}_${i}`, kind, count, gpus };
   });
 
@@ -219,7 +223,7 @@ function normaliseConfig(raw: Decoded, at: Locator, modelName: string): ModelCon
     model_transaction_policy: { decoupled },
     response_cache: { enable: false },
   };
-  if (raw.dynamic_batching !== undefined) config.dynamic_batching = raw.dynamic_batching as DynamicBatchingConfig;
+  if (raw.dynamic_batching !== undefined) config.dynamic_batching = dynamicBatchingConfig(raw.dynamic_batching as Decoded, at, maxBatch);
   if (raw.sequence_batching !== undefined)
     config.sequence_batching = sequenceBatchingConfig(raw.sequence_batching as Decoded, at, new Set(input.map((t) => t.name)));
   return config;

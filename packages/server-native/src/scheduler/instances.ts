@@ -1,5 +1,8 @@
 // Turns a config's instance_group list into native instances: KIND_CPU -> cpu threads, KIND_GPU ->
-// one set per listed (or every) GPU, KIND_AUTO -> GPU when CUDA is available, else cpu.
+// one set per listed (or every) GPU, KIND_AUTO -> GPU when CUDA is available, else cpu; KIND_MODEL (the
+// model picks its device) -> as KIND_AUTO for native kernels, which run wherever CUDA is usable.
+// Each native instance binds its device on its own thread for its lifetime (cudaSetDevice in the CUDA
+// executor's Init).
 import { ServerError } from "../core/errors.ts";
 import type { BackendInfo, InstanceOptions, NativeAddon, NativeInstance } from "../native/types.ts";
 import type { Locator } from "../repository/config-decode.ts";
@@ -16,7 +19,7 @@ function planInstances(config: ModelConfig, info: BackendInfo, at: Locator): Pla
   const planned: PlannedInstance[] = [];
   config.instance_group.forEach((group, g) => {
     const where = at.at(`instance_group[${g}]`);
-    const useGpu = group.kind === "KIND_GPU" || (group.kind === "KIND_AUTO" && cuda);
+    const useGpu = group.kind === "KIND_GPU" || ((group.kind === "KIND_AUTO" || group.kind === "KIND_MODEL") && cuda);
     if (!useGpu) {
       for (let i = 0; i < group.count; i++) planned.push({ name: `${group.name}_${i}`, device: "cpu", deviceId: 0 });
       return;
@@ -30,7 +33,10 @@ function planInstances(config: ModelConfig, info: BackendInfo, at: Locator): Pla
     const gpus = group.gpus.length > 0 ? group.gpus : known;
     for (const id of gpus) {
       if (!known.includes(id))
-        throw new ServerError("INVALID_ARG", `${where}: instance group '${group.name}' lists GPU ${id}, but the GPUs present are [${known.join(", ")}]`);
+        throw new ServerError(
+          "INVALID_ARG",
+          `${where}: instance group '${group.name}' of model '${config.name}' lists GPU ${id}, but the GPUs present are [${known.join(", ")}]`,
+        );
       for (let i = 0; i < group.count; i++) planned.push({ name: `${group.name}_${i}_gpu${id}`, device: "cuda", deviceId: id });
     }
   });

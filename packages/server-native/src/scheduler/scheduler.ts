@@ -2,8 +2,8 @@
 // queue and are dispatched to idle model instances; each instance runs one execution at a time on its
 // own native thread, so N instances execute N requests concurrently.
 //
-// This is where dynamic batching and queue policies belong: a batching scheduler implements the same
-// interface, merging queued requests before dispatch. The FIFO scheduler here executes each request alone.
+// The FIFO scheduler here executes each request alone; models with dynamic_batching get the
+// DynamicBatchScheduler (dynamic-batch-scheduler.ts), which merges queued requests and applies queue policies.
 import type { ExecuteRequest, ExecuteTimings } from "../native/types.ts";
 import { ServerError } from "../core/errors.ts";
 import type { ModelInstance, SequenceFlags } from "./model-instance.ts";
@@ -13,6 +13,26 @@ export interface ScheduledExecution {
   queueNs: bigint;
   timings: ExecuteTimings;
   instance: string;
+  /**
+   * Set by the dynamic batcher: the execution this request was part of. `size` is the batch size the
+   * model saw (all merged requests); `leader` is true for exactly one request of each execution, the one
+   * whose statistics count the execution (execution_count, batch_stats).
+   */
+  execution?: { size: number; leader: boolean };
+}
+
+/** What the dynamic batcher needs to know about a request besides its buffers. */
+export interface SubmitOptions {
+  /** Batch elements in this request (dim 0 when the model batches, else 1). */
+  batchSize: number;
+  /** Requests merge only with requests of equal key (non-batch dims of every input). */
+  shapeKey: string;
+  /** schedule_policy `priority` (0 / undefined = the model's default level). */
+  priority?: number;
+  /** schedule_policy `timeout` in microseconds. */
+  timeoutUs?: number;
+  /** Never merge it with others (e.g. it writes outputs into shared memory). */
+  alone?: boolean;
 }
 
 export interface Scheduler {
@@ -21,7 +41,7 @@ export interface Scheduler {
    * Queues one execution; settles when an instance has run it. `sequence`: the request's sequence
    * parameters, given for sequence-batched models (the sequence batcher needs them; others ignore them).
    */
-  submit(request: ExecuteRequest, sequence?: SequenceFlags): Promise<ScheduledExecution>;
+  submit(request: ExecuteRequest, sequence?: SequenceFlags, options?: SubmitOptions): Promise<ScheduledExecution>;
   /** Stops taking work, lets queued and running executions finish, then closes the instances. */
   retire(): Promise<void>;
 }

@@ -1,6 +1,8 @@
 // Triton's per-model-version statistics. Counters are bigint (uint64 on the wire); toJSON-style
 // snapshots keep them as bigint so JSON writers can emit them exactly (stringifyJson).
 import type { ExecuteTimings } from "../native/types.ts";
+import type { RejectReason } from "../scheduler/queue-policy.ts";
+import type { FailureReason } from "../metrics/failure-reason.ts";
 
 export interface Duration {
   count: bigint;
@@ -84,6 +86,11 @@ export class ModelStats {
   private readonly batches = new Map<number, BatchBucket>();
   private readonly responses = new Map<string, ResponseStatsSnapshot>();
   private readonly memoryUsage: readonly MemoryUsage[];
+  private readonly rejected: Record<RejectReason, number> = { queue_full: 0, timeout: 0 };
+  /** Failed requests per reason (nv_inference_request_failure); their sum is inference_stats.fail.count. */
+  private readonly failures: Record<FailureReason, bigint> = { REJECTED: 0n, CANCELED: 0n, BACKEND: 0n, OTHER: 0n };
+  /** Requests handed to the scheduler that have not finished executing (nv_inference_pending_request_count). */
+  pending = 0;
 
   constructor(name: string, version: string, memoryUsage: readonly MemoryUsage[] = []) {
     this.name = name;
@@ -112,26 +119,38 @@ export class ModelStats {
    * One request that executed alone (batch of `batchSize` elements) and succeeded. `asResponse` false:
    * a decoupled request, whose responses were recorded one by one with recordResponse.
    */
-  recordSuccess(batchSize: number, requestNs: bigint, queueNs: bigint, timings: ExecuteTimings, asResponse = true): void {
+  recordSuccess(
+    batchSize: number,
+    requestNs: bigint,
+    queueNs: bigint,
+    timings: ExecuteTimings,
+    asResponse = true,
+    execution?: { size: number; leader: boolean },
+  ): void {
     const input = toNs(timings.computeInputNs);
     const infer = toNs(timings.computeInferNs);
     const output = toNs(timings.computeOutputNs);
     this.lastInference = BigInt(Date.now());
     this.inferenceCount += BigInt(batchSize);
-    this.executionCount += 1n;
     add(this.success, requestNs);
     add(this.queue, queueNs);
+    // As Triton: each request of a dynamic batch counts the batch's compute durations; the execution
+    // itself (execution_count, batch_stats under the merged size) is counted once, by its leader.
     add(this.computeInput, input);
     add(this.computeInfer, infer);
     add(this.computeOutput, output);
-    let bucket = this.batches.get(batchSize);
-    if (bucket === undefined) {
-      bucket = { compute_input: zero(), compute_infer: zero(), compute_output: zero() };
-      this.batches.set(batchSize, bucket);
+    if (execution === undefined || execution.leader) {
+      const size = execution?.size ?? batchSize;
+      this.executionCount += 1n;
+      let bucket = this.batches.get(size);
+      if (bucket === undefined) {
+        bucket = { compute_input: zero(), compute_infer: zero(), compute_output: zero() };
+        this.batches.set(size, bucket);
+      }
+      add(bucket.compute_input, input);
+      add(bucket.compute_infer, infer);
+      add(bucket.compute_output, output);
     }
-    add(bucket.compute_input, input);
-    add(bucket.compute_infer, infer);
-    add(bucket.compute_output, output);
     if (!asResponse) return;
     const first = this.response("0");
     add(first.compute_infer, infer);
@@ -144,6 +163,38 @@ export class ModelStats {
     this.lastInference = BigInt(Date.now());
     add(this.fail, requestNs);
     if (asResponse) this.recordResponse("0", "fail", requestNs);
+  }
+
+  /** Counts `execution` as pending (queued or executing) until it settles. */
+  whilePending<T>(execution: Promise<T>): Promise<T> {
+    this.pending++;
+    return execution.finally(() => {
+      this.pending--;
+    });
+  }
+
+  /** Counts a failure recorded with recordFailure under its reason (metrics; the statistics extension has one fail counter). */
+  countFailure(reason: FailureReason): void {
+    this.failures[reason]++;
+  }
+
+  /** Failed requests per failure reason. */
+  failureCounts(): Readonly<Record<FailureReason, bigint>> {
+    return { ...this.failures };
+  }
+
+  /** A request the dynamic batcher's queue refused without executing it (recordFailure counts it too). */
+  recordQueueRejection(reason: RejectReason): void {
+    this.rejected[reason]++;
+  }
+
+  /**
+   * Requests the dynamic batcher's queue refused, per reason (`queue_full`: max_queue_size reached;
+   * `timeout`: the queue timeout expired with timeout_action REJECT). Triton's statistics message has no
+   * field for them (they count in `fail`); iaas keeps them apart for diagnostics.
+   */
+  queueRejections(): Record<RejectReason, number> {
+    return { ...this.rejected };
   }
 
   snapshot(): ModelStatsSnapshot {

@@ -20,7 +20,8 @@ import { sharedMemoryHandlers } from "./shared-memory-rpcs.ts";
 import { rawInputFor, sharedMemoryOutputParameters } from "./shared-memory-tensors.ts";
 import { sharedMemoryRef } from "../../shared-memory/tensor-parameters.ts";
 
-const MAX_MESSAGE_BYTES = 2 ** 31 - 1;
+/** grpc-js's ceiling (as Triton, which sets INT32_MAX): the default receive and send limit. */
+export const MAX_GRPC_MESSAGE_BYTES = 2 ** 31 - 1;
 const EMPTY = Buffer.alloc(0);
 
 export interface GrpcFrontendOptions {
@@ -31,11 +32,14 @@ export interface GrpcFrontendOptions {
   /** Refuse calls without accepted credentials (UNAUTHENTICATED). */
   auth?: Authenticator;
   log?: LogFn;
+  /** Largest accepted request message; larger ones fail with RESOURCE_EXHAUSTED. Default MAX_GRPC_MESSAGE_BYTES. */
+  maxReceiveBytes?: number;
 }
 
 export interface GrpcFrontend {
   readonly port: number;
-  close(): Promise<void>;
+  /** Stops accepting calls, lets calls and streams in flight finish; after `graceMs` (default 2000) cuts the rest. */
+  close(graceMs?: number): Promise<void>;
 }
 
 type GrpcParam = {
@@ -178,8 +182,8 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
   const log = options.log ?? (() => {});
   const pkg = loadDefinitions() as any;
   const grpcServer = new grpc.Server({
-    "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
-    "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
+    "grpc.max_receive_message_length": options.maxReceiveBytes ?? MAX_GRPC_MESSAGE_BYTES,
+    "grpc.max_send_message_length": MAX_GRPC_MESSAGE_BYTES,
     interceptors: options.auth ? [authInterceptor(options.auth, log)] : [],
   });
 
@@ -188,9 +192,9 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
     if (e.status === "INTERNAL") log(`internal error: ${e.stack ?? e.message}`, "error");
     return Object.assign(new Error(e.message), { code: e.grpcCode, details: e.message, metadata: new grpc.Metadata() });
   };
-  const unary = (fn: (request: any) => unknown | Promise<unknown>): Unary => (call, callback) => {
+  const unary = (fn: (request: any, call: grpc.ServerUnaryCall<any, any>) => unknown | Promise<unknown>): Unary => (call, callback) => {
     Promise.resolve()
-      .then(() => fn(call.request))
+      .then(() => fn(call.request, call))
       .then(
         (result) => callback(null, result),
         (err: unknown) => callback(fail(err)),
@@ -199,9 +203,12 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
   const unimplemented = (rpc: string): Unary => (_call, callback) =>
     callback({ code: grpc.status.UNIMPLEMENTED, details: `${rpc} is not implemented by the iaas server`, name: "Error", message: rpc, metadata: new grpc.Metadata() });
 
-  const modelInfer = async (req: GrpcInferRequest): Promise<unknown> => {
+  const modelInfer = async (req: GrpcInferRequest, call: grpc.ServerUnaryCall<GrpcInferRequest, unknown>): Promise<unknown> => {
     const receivedAt = process.hrtime.bigint();
-    return encodeInfer(await server.infer(decodeInfer(req, server.systemSharedMemory !== undefined), receivedAt), !server.extensions.has("binary_tensor_data"));
+    const request = decodeInfer(req, server.systemSharedMemory !== undefined);
+    request.traceCarrier = call.metadata;
+    request.protocol = "grpc";
+    return encodeInfer(await server.infer(request, receivedAt), !server.extensions.has("binary_tensor_data"));
   };
 
   grpcServer.addService(pkg.inference.GRPCInferenceService.service, gateRpcs(server, {
@@ -245,7 +252,7 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
 
   return {
     port,
-    close: () =>
+    close: (graceMs = 2000) =>
       new Promise<void>((resolve) => {
         // Streams or slow clients must not hold shutdown forever. forceShutdown does not call tryShutdown's
         // callback when grpc-js waits on a session that died before its handshake (e.g. a TLS client on a
@@ -254,7 +261,7 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
         const force = setTimeout(() => {
           grpcServer.forceShutdown();
           resolve();
-        }, 2000);
+        }, graceMs);
         grpcServer.tryShutdown(() => {
           clearTimeout(force);
           resolve();

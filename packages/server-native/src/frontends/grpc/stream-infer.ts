@@ -109,6 +109,8 @@ export function modelStreamInfer<Req extends RawStreamRequest>(
       let emptyFinal: boolean;
       try {
         request = codec.decode(raw);
+        request.traceCarrier = call.metadata;
+        request.protocol = "grpc";
         decoupled = server.isDecoupled(request.model, request.version);
         emptyFinal = enableEmptyFinal(request);
       } catch (err) {

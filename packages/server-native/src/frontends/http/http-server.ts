@@ -17,6 +17,7 @@ import { extensionOfPath, extensionRoute } from "./extension-routes.ts";
 import { sendBody } from "./response-encoding.ts";
 import { HEADER_LENGTH, checkJsonOutputs, decodeInferRequest, encodeInferResponse } from "./infer-codec.ts";
 import { systemSharedMemoryRoute } from "./shared-memory-routes.ts";
+import { trackConnections } from "./graceful-close.ts";
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -33,7 +34,11 @@ export interface HttpFrontendOptions {
 
 export interface HttpFrontend {
   readonly port: number;
-  close(): Promise<void>;
+  /**
+   * Stops accepting connections, lets requests in flight finish (their answers say Connection: close)
+   * and closes connections as they go idle; after `graceMs` (default 2000) the rest are cut.
+   */
+  close(graceMs?: number): Promise<void>;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, exact = false): void {
@@ -80,6 +85,8 @@ const parseBodyJson = (body: Buffer, what: string): Record<string, unknown> => {
 export async function startHttpFrontend(server: InferenceServer, options: HttpFrontendOptions): Promise<HttpFrontend> {
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = options.log ?? (() => {});
+  // Set by close(): answers from then on end their connection, so keep-alive clients do not hold shutdown.
+  let closing = false;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = process.hrtime.bigint();
@@ -165,16 +172,21 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
     const headerValue = Array.isArray(headerLength) ? headerLength[0] : headerLength;
     checkBinaryRequest(server, headerValue);
     const request = decodeInferRequest(server, model, version, body, headerValue);
+    request.traceCarrier = req.headers;
+    request.protocol = "http";
     jsonOutputsOnly(server, request);
     checkJsonOutputs(meta, request);
     const response = await server.infer(request, receivedAt);
     const encoded = encodeInferResponse(response, request);
+    if (closing) res.shouldKeepAlive = false;
     const headers: Record<string, string | number> = { "Content-Type": encoded.contentType };
     if (encoded.headerLength !== undefined) headers["Inference-Header-Content-Length"] = encoded.headerLength;
     sendBody(res, 200, headers, encoded.chunks, encoded.byteLength);
   }
 
   const route = (req: IncomingMessage, res: ServerResponse): void => {
+    connections.served(req);
+    if (closing) res.shouldKeepAlive = false;
     handle(req, res).catch((err: unknown) => {
       if (err instanceof MethodError) res.setHeader("Allow", err.allow);
       sendError(res, err, log);
@@ -183,6 +195,7 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
   const listener = options.auth ? withHttpAuth(options.auth, route, log) : route;
   const http: Server = options.tls ? createHttpsServer(httpsServerOptions(options.tls), listener) : createServer(listener);
   http.keepAliveTimeout = 65_000;
+  const connections = trackConnections(http, options.tls !== undefined);
 
   await new Promise<void>((resolve, reject) => {
     http.once("error", reject);
@@ -196,13 +209,21 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
 
   return {
     port,
-    close: () =>
+    close: (graceMs = 2000) =>
       new Promise<void>((resolve) => {
         // close() stops accepting and ends idle keep-alive connections; requests in flight finish.
-        // Slow or stuck clients must not hold shutdown forever (same grace as the gRPC front end).
-        http.close(() => resolve());
-        http.closeIdleConnections();
-        setTimeout(() => http.closeAllConnections(), 2000).unref();
+        // Connections that go idle later are closed as they do (a response already being written may
+        // not carry Connection: close). Slow or stuck clients must not hold shutdown forever.
+        closing = true;
+        const idle = setInterval(() => connections.closeUnused(), 20);
+        const force = setTimeout(() => http.closeAllConnections(), graceMs);
+        force.unref();
+        http.close(() => {
+          clearInterval(idle);
+          clearTimeout(force);
+          resolve();
+        });
+        connections.closeUnused();
       }),
   };
 }

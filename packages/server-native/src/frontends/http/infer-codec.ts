@@ -43,7 +43,7 @@ function parameters(v: unknown, where: string): Parameters | undefined {
 
 function shapeOf(v: unknown, where: string): number[] {
   if (!Array.isArray(v) || !v.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0))
-    throw invalidArg(`${where}: 'shape' must be an array of non-negative integers, got ${JSON.stringify(v)}`);
+    throw invalidArg(`${where}: 'shape' must be an array of non-negative integers, got ${stringifyJson(v)}`);
   return v as number[];
 }
 
@@ -114,7 +114,7 @@ export function decodeInferRequest(
     if (typeof raw.name !== "string") throw invalidArg(`inputs[${i}] needs a string 'name'`);
     const where = `input '${raw.name}'`;
     if (typeof raw.datatype !== "string" || !isDataType(raw.datatype))
-      throw invalidArg(`${where}: unknown datatype ${JSON.stringify(raw.datatype)}`);
+      throw invalidArg(`${where}: unknown datatype ${stringifyJson(raw.datatype)}`);
     const datatype = raw.datatype;
     const shape = shapeOf(raw.shape, where);
     const params = parameters(raw.parameters, where);

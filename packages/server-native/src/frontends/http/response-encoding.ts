@@ -37,6 +37,22 @@ export function negotiateEncoding(accept: string | string[] | undefined): Conten
   return undefined;
 }
 
+/** Multi-chunk answers up to this size are joined into one buffer before writing. */
+const JOIN_BELOW_BYTES = 16 * 1024;
+
+function joinChunks(chunks: readonly (string | Uint8Array)[], byteLength: number): Buffer {
+  const out = Buffer.allocUnsafe(byteLength);
+  let at = 0;
+  for (const c of chunks) {
+    if (typeof c === "string") at += out.write(c, at, "utf8");
+    else {
+      out.set(c, at);
+      at += c.byteLength;
+    }
+  }
+  return out;
+}
+
 function compress(coding: ContentCoding, chunks: readonly (string | Uint8Array)[]): Promise<Buffer[]> {
   return new Promise((resolve, reject) => {
     const z: Gzip = coding === "gzip" ? createGzip() : createDeflate();
@@ -65,6 +81,11 @@ export function sendBody(
     res.writeHead(status, { ...headers, "Content-Length": byteLength });
     if (chunks.length === 1) {
       res.end(chunks[0]);
+      return;
+    }
+    if (byteLength <= JOIN_BELOW_BYTES) {
+      // Small answers go out as one buffer: joining costs less than a string chunk in a writev.
+      res.end(joinChunks(chunks, byteLength));
       return;
     }
     res.cork();

@@ -1,0 +1,71 @@
+// A model that stalls on a wall-clock schedule, for testing load generators: FP32 identity whose instance
+// holds any request arriving in the first `stall_ms` of every `period_ms` until that stall ends (a GC pause,
+// a checkpoint, a noisy neighbour). The wait is a timer, not a busy loop, so the server's event loop keeps
+// accepting requests, which queue behind the stalled instance as they would behind a stuck GPU.
+// Config parameters: stall_ms (default 100), period_ms (default 500).
+import { configError, type Locator } from "../repository/config-decode.ts";
+import type { ModelConfig } from "../repository/model-config.ts";
+import type { ExecuteRequest, ExecuteTimings } from "../native/types.ts";
+import type { ModelInstance } from "../scheduler/model-instance.ts";
+import type { CheckedInput, ExecutionPlan } from "./backend.ts";
+import { cpuInstanceGroups, type JsBackend, type JsBackendModel } from "./js-backend.ts";
+
+const NAME = "stall";
+
+function msParameter(config: ModelConfig, at: Locator, key: string, fallback: number): number {
+  const raw = config.parameters[key]?.string_value;
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw configError(at.at(`parameters.${key}`), `backend '${NAME}': ${key} must be a number of milliseconds >= 0, got "${raw}"`);
+  return n;
+}
+
+/** Milliseconds until the current stall ends, 0 outside a stall. */
+export function stallRemainingMs(nowMs: number, stallMs: number, periodMs: number): number {
+  const phase = nowMs % periodMs;
+  return phase < stallMs ? stallMs - phase : 0;
+}
+
+function stallInstance(name: string, stallMs: number, periodMs: number): ModelInstance {
+  let closed = false;
+  return {
+    name,
+    async execute(request: ExecuteRequest): Promise<ExecuteTimings> {
+      if (closed) throw Object.assign(new Error(`instance '${name}' is closed`), { code: "ERR_IAAS_INSTANCE_CLOSED" });
+      const start = process.hrtime.bigint();
+      const wait = stallRemainingMs(Date.now(), stallMs, periodMs);
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      request.outputs[0]!.set(request.inputs[0]!);
+      const end = process.hrtime.bigint();
+      return { computeInputNs: 0, computeInferNs: Number(end - start), computeOutputNs: 0, queueNs: 0, startNs: Number(start), endNs: Number(end) };
+    },
+    close(): Promise<void> {
+      closed = true;
+      return Promise.resolve();
+    },
+  };
+}
+
+export const stallBackend: JsBackend = {
+  name: NAME,
+  load(config: ModelConfig, at: Locator): JsBackendModel {
+    const { input, output } = config;
+    if (input.length !== 1 || output.length !== 1)
+      throw configError(at.at("input"), `backend '${NAME}' needs exactly 1 input and 1 output, model '${config.name}' declares ${input.length} and ${output.length}`);
+    for (const [t, path] of [[input[0]!, "input[0]"], [output[0]!, "output[0]"]] as const)
+      if (t.data_type !== "TYPE_FP32") throw configError(at.at(`${path}.data_type`), `backend '${NAME}' copies TYPE_FP32, '${t.name}' is ${t.data_type}`);
+    const stallMs = msParameter(config, at, "stall_ms", 100);
+    const periodMs = msParameter(config, at, "period_ms", 500);
+    if (!(periodMs > stallMs)) throw configError(at.at("parameters.period_ms"), `backend '${NAME}': period_ms (${periodMs}) must exceed stall_ms (${stallMs})`);
+    cpuInstanceGroups(config, at, NAME);
+    return {
+      kind: "js",
+      plan(inputs: CheckedInput[], batchSize: number): ExecutionPlan {
+        const x = inputs[0]!;
+        const y = Buffer.allocUnsafe(x.data.byteLength);
+        return { outputs: [{ name: output[0]!.name, datatype: "FP32", shape: x.shape, data: y }], native: { inputs: [x.data], outputs: [y], batch: batchSize } };
+      },
+      createInstance: (name: string) => stallInstance(name, stallMs, periodMs),
+    };
+  },
+};
