@@ -1,30 +1,59 @@
 // The programmatic benchmark, perf_analyzer style: a load sweep (closed-loop concurrency, open-loop request
 // rate, or replayed request intervals) against one model, optionally repeated for several instance counts.
 // The `iaas bench` command is this plus a table on stdout and CSV / JSON files.
-import { createClient, InferenceError, type InferenceClient, type InferOptions, type Protocol } from "@iaas/client";
+import { createClient, InferenceError, protocolOf, type ClientAuth, type ClientOptions, type ClientTlsOptions, type Compression, type InferenceClient, type InferOptions, type Protocol, type Tensor } from "@iaas/client";
 import { startEmbeddedServer, type EmbeddedServer } from "./embedded-server.ts";
 import { evaluateThresholds, parseThreshold, type Threshold, type ThresholdBreach } from "./gate/thresholds.ts";
 import { InstanceSweep, instanceCountOf, type InstanceSweepReport } from "./instances.ts";
 import { buildInputs, fetchModelInfo, type InputOptions, type ModelInfo } from "./inputs/index.ts";
-import { measurementSettings, runLevel, type LevelResult, type LoadMode, type LoadSpec, type MeasurementOptions } from "./load/level.ts";
+import { parseConcurrencySchedule } from "./load/concurrency-schedule.ts";
+import { measurementSettings, runLevel, type LevelModel, type LevelResult, type LoadMode, type LoadSpec, type MeasurementOptions } from "./load/level.ts";
+import { isDataFile, readDataFile, type DataFile } from "./requests/data-file.ts";
+import { createRequestPipeline, type RequestPipeline } from "./requests/pipeline.ts";
+import { parseModelWeights, type WeightedModel } from "./requests/models.ts";
 import { DEFAULT_MAX_OUTSTANDING } from "./load/open-loop.ts";
 import { DISTRIBUTIONS, meanRate, readRequestIntervals, type Distribution } from "./load/schedule.ts";
 import { ServerStatsReader } from "./load/server-stats.ts";
 import type { WindowStats } from "./load/window.ts";
 import { parseRange, parseRateRange } from "./range.ts";
 import { VERSION } from "./version.ts";
+import { availableParallelism } from "node:os";
+import type { Piscina } from "piscina";
+import { createLoadPool } from "./load/worker-pool.ts";
 
 export const DEFAULT_MODEL = "simple";
+/** Worker threads "auto" switches to: the cores left beside the bench thread, 2 to 4. */
+export const AUTO_WORKERS = Math.max(2, Math.min(4, availableParallelism() - 1));
+
+/**
+ * The load generator, not the server, limited a level: its (busiest) load thread's event loop was over 90%
+ * busy while the server's queue stayed short (under 10% of the server's request time, or unknown), in a level
+ * whose requests (nearly) all succeeded.
+ */
+export function clientLimited(level: Pick<LevelResult, "clientUtilization" | "server" | "requests" | "errorCount">): boolean {
+  if (level.clientUtilization <= 0.9) return false;
+  // Failing requests spin the loop without load reaching the server: that busyness says nothing.
+  if (level.requests === 0 || level.errorCount > level.requests * 0.01) return false;
+  const s = level.server;
+  return !s || s.requestUs <= 0 || s.queueUs < 0.1 * s.requestUs;
+}
 /** Version of the result / --json layout; `iaas compare` reads this one and 1 (reports without the field). */
 export const SCHEMA_VERSION = 2;
 
-export interface BenchOptions extends MeasurementOptions, InputOptions {
+export interface BenchOptions extends MeasurementOptions, Omit<InputOptions, "data"> {
+  /** "zero" (default), "random", or a data file: KServe v2 JSON requests (.json) or Arrow IPC rows (.arrow). */
+  data?: string;
   /** Server to load. Absent: an embedded reference server is started as a child process and stopped after. */
   url?: string;
   /** Default "http". */
   protocol?: Protocol;
   /** Default "simple". */
   model?: string;
+  /**
+   * Several models loaded at once, the load split by weight: names ("a", weight 1), "name:weight" or
+   * { name, weight }. Overrides `model` when it has more than one entry.
+   */
+  models?: readonly (string | WeightedModel)[];
   modelVersion?: string;
   /** Closed loop: levels, or a range expression ("1..64", "4..32:4", "1..64:x4", "8"). Default [1] when no other load is given. */
   concurrency?: number[] | string;
@@ -34,6 +63,26 @@ export interface BenchOptions extends MeasurementOptions, InputOptions {
   distribution?: Distribution;
   /** Open loop: intervals in microseconds replayed in a loop, or the path of a file with one per line. */
   requestIntervals?: readonly number[] | string;
+  /** Closed-loop steps of fixed duration: "4@10s,16@10s", "1..16:x2@2s*3" (see load/concurrency-schedule.ts). */
+  concurrencySchedule?: string;
+  /** Check each response against the data file's expected outputs; a mismatch is an error of code "validation". */
+  validate?: boolean;
+  /** gRPC: send requests on one ModelStreamInfer stream (perf_analyzer's --streaming). */
+  streaming?: boolean;
+  /** "system": inputs and outputs through POSIX shared memory (the server needs --allow-shared-memory). Default "none". */
+  sharedMemory?: "none" | "system";
+  /** Bytes per output in shared memory when the metadata leaves its size open. Default 102400. */
+  outputSharedMemorySize?: number;
+  /** TLS (https:// or grpcs:// URLs), credentials and request compression, passed to the client. */
+  tls?: ClientTlsOptions;
+  auth?: ClientAuth;
+  compression?: Compression;
+  /**
+   * Load threads: a number (1 = the bench thread itself; N > 1 = N worker threads, each with its own client
+   * and share of the load), or "auto" (default): 1, switching the remaining levels to AUTO_WORKERS threads
+   * after a level in which the bench thread was the bottleneck (see clientLimited).
+   */
+  workers?: number | "auto";
   /** Open loop: cap on outstanding requests. Default 512. */
   maxOutstanding?: number;
   /** instance_group counts to sweep (reloading the model through the repository extension), or a range expression. */
@@ -100,6 +149,14 @@ export interface BenchResult {
     distribution?: Distribution;
     requestIntervals?: { file?: string; count: number; meanRate: number };
     maxOutstanding?: number;
+    concurrencySchedule?: string;
+    models?: WeightedModel[];
+    validate?: boolean;
+    streaming?: boolean;
+    sharedMemory?: "none" | "system";
+    compression?: Compression;
+    tls?: boolean;
+    workers: number | "auto";
     /** instance_group counts swept; null without --instances. */
     instances: number[] | null;
     inputData: string;
@@ -147,12 +204,21 @@ interface Plan {
   mode: LoadMode;
   loads: LoadSpec[];
   values: number[];
-  settings: Pick<BenchResult["settings"], "concurrency" | "requestRate" | "distribution" | "requestIntervals" | "maxOutstanding">;
+  settings: Pick<BenchResult["settings"], "concurrency" | "requestRate" | "distribution" | "requestIntervals" | "maxOutstanding" | "concurrencySchedule">;
 }
 
 function planLoads(options: BenchOptions): Plan {
-  const given = [options.concurrency, options.requestRate, options.requestIntervals].filter((v) => v !== undefined).length;
-  if (given > 1) throw new RangeError("give one load: concurrency, requestRate or requestIntervals");
+  const given = [options.concurrency, options.requestRate, options.requestIntervals, options.concurrencySchedule].filter((v) => v !== undefined).length;
+  if (given > 1) throw new RangeError("give one load: concurrency, requestRate, requestIntervals or concurrencySchedule");
+  if (options.concurrencySchedule !== undefined) {
+    const steps = parseConcurrencySchedule(options.concurrencySchedule);
+    return {
+      mode: "concurrency",
+      loads: steps.map((s) => ({ mode: "concurrency", concurrency: s.concurrency, durationMs: s.durationMs })),
+      values: steps.map((s) => s.concurrency),
+      settings: { concurrency: steps.map((s) => s.concurrency), concurrencySchedule: options.concurrencySchedule },
+    };
+  }
   const maxOutstanding = options.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING;
   if (!Number.isSafeInteger(maxOutstanding) || maxOutstanding < 1) throw new RangeError(`maxOutstanding must be a positive integer, got ${maxOutstanding}`);
   if (options.requestRate !== undefined) {
@@ -190,10 +256,38 @@ export async function bench(options: BenchOptions = {}, hooks: BenchHooks = {}):
   const instanceCounts = options.instances === undefined ? null : typeof options.instances === "string" ? parseRange(options.instances) : options.instances;
   for (const n of instanceCounts ?? []) if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`instance counts must be positive integers, got ${n}`);
   const thresholds = (options.failIf ?? []).map((t) => (typeof t === "string" ? parseThreshold(t) : t));
-  const protocol = options.protocol ?? "http";
+  const protocol = options.protocol ?? (options.url !== undefined ? protocolOf(options.url) : "http");
   if (protocol !== "http" && protocol !== "grpc") throw new RangeError(`protocol must be "http" or "grpc", got "${String(protocol)}"`);
-  const model = options.model ?? DEFAULT_MODEL;
+  const weighted = options.models !== undefined && options.models.length > 0 ? parseModelWeights(options.models) : [{ name: options.model ?? DEFAULT_MODEL, weight: 1 }];
+  const model = weighted[0]!.name;
+  const multi = weighted.length > 1;
+  const dataPath = isDataFile(options.data) ? options.data : undefined;
+  if (multi && dataPath !== undefined) throw new RangeError("an input data file describes one model's inputs; give one model with it");
+  if (multi && instanceCounts !== null) throw new RangeError("an instance sweep reloads one model; give one model with it");
+  if (options.validate && dataPath === undefined) throw new RangeError("validate needs an input data file with expected outputs");
+  if (options.streaming && protocol !== "grpc") throw new RangeError("streaming needs gRPC (ModelStreamInfer); HTTP has no streaming inference");
+  const shm = options.sharedMemory ?? "none";
+  if (shm !== "none" && shm !== "system") throw new RangeError(`sharedMemory must be "none" or "system", got "${String(shm)}"`);
   const signal = options.signal;
+  const pipelines: RequestPipeline[] = [];
+  const workersOption = options.workers ?? "auto";
+  if (workersOption !== "auto" && (!Number.isSafeInteger(workersOption) || workersOption < 1)) throw new RangeError(`workers must be a positive integer or "auto", got ${workersOption}`);
+  // Worker threads run plain requests of one model in time windows; the rest stays on the bench thread.
+  const threadBlocker = multi
+    ? "several models"
+    : dataPath !== undefined
+      ? "an input data file"
+      : options.streaming
+        ? "streaming"
+        : shm !== "none"
+          ? "shared memory"
+          : settings.measurementMode === "count_windows"
+            ? "count windows"
+            : undefined;
+  if (typeof workersOption === "number" && workersOption > 1 && threadBlocker !== undefined)
+    throw new RangeError(`worker threads do not combine with ${threadBlocker}; use workers 1`);
+  let workers = workersOption === "auto" ? 1 : workersOption;
+  let pool: Piscina | undefined;
 
   let embedded: EmbeddedServer | undefined;
   let client: InferenceClient | undefined;
@@ -207,32 +301,67 @@ export async function bench(options: BenchOptions = {}, hooks: BenchHooks = {}):
   try {
     let url = options.url;
     if (url === undefined) {
-      embedded = await startEmbeddedServer(options.modelRepository === undefined ? {} : { modelRepository: options.modelRepository });
+      embedded = await startEmbeddedServer({
+        ...(options.modelRepository === undefined ? {} : { modelRepository: options.modelRepository }),
+        ...(shm === "system" ? { allowSharedMemory: true } : {}),
+      });
       url = protocol === "grpc" ? embedded.grpcUrl : embedded.httpUrl;
     }
     const open = plan.mode !== "concurrency";
-    client = createClient({
-      url,
-      protocol,
-      // One HTTP connection per in-flight request: a shared connection would serialise them.
-      connections: Math.max(64, open ? (plan.settings.maxOutstanding ?? 0) : Math.max(...plan.values)),
+    const inFlightMax = open ? (plan.settings.maxOutstanding ?? 0) : Math.max(...plan.values);
+    const shared: Partial<ClientOptions> = {
       ...(options.headers ? { headers: options.headers } : {}),
-    });
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.auth ? { auth: options.auth } : {}),
+      ...(options.compression ? { compression: options.compression } : {}),
+    };
+    // One HTTP connection per in-flight request: a shared connection would serialise them.
+    client = createClient({ url, protocol, connections: Math.max(64, inFlightMax), ...shared });
     // Statistics and model control on their own connection: behind a busy load pool they would wait for a
     // free connection and read the counters late.
-    control = createClient({ url, protocol, connections: 1, ...(options.headers ? { headers: options.headers } : {}) });
+    control = createClient({ url, protocol, connections: 1, ...shared });
 
-    let info: ModelInfo;
-    try {
-      info = await fetchModelInfo(client, model, options.modelVersion);
-    } catch (err) {
-      throw new BenchError(`cannot benchmark model "${model}" at ${url} (${protocol}): ${describeError(err)}`, undefined, { cause: err });
+    const infos: ModelInfo[] = [];
+    const builts: { tensors: Tensor[]; batchSize: number; bytes: number }[] = [];
+    let dataFile: DataFile | undefined;
+    for (const m of weighted) {
+      let info: ModelInfo;
+      try {
+        info = await fetchModelInfo(client, m.name, options.modelVersion);
+      } catch (err) {
+        throw new BenchError(`cannot benchmark model "${m.name}" at ${url} (${protocol}): ${describeError(err)}`, undefined, { cause: err });
+      }
+      try {
+        if (dataPath !== undefined) {
+          dataFile = await readDataFile(dataPath, info);
+          const first = dataFile.requests[0]!.inputs;
+          builts.push({ tensors: first, batchSize: info.maxBatchSize > 0 ? (first[0]?.shape[0] ?? 1) : 1, bytes: first.reduce((n, t) => n + t.byteSize, 0) });
+          if (options.validate && dataFile.withExpected === 0)
+            throw new RangeError(`${dataPath} has no expected outputs to validate against (JSON: "outputs" entries with "data"; Arrow: columns named like the model's outputs)`);
+        } else builts.push(buildInputs(info, { ...options, data: options.data === "random" ? "random" : "zero" }));
+      } catch (err) {
+        throw new BenchError(`cannot build inputs for model "${m.name}": ${describeError(err)}`, undefined, { cause: err });
+      }
+      infos.push(info);
     }
-    let built;
-    try {
-      built = buildInputs(info, options);
-    } catch (err) {
-      throw new BenchError(`cannot build inputs for model "${model}": ${describeError(err)}`, undefined, { cause: err });
+    const info = infos[0]!;
+    const built = builts[0]!;
+    for (const [i, m] of weighted.entries()) {
+      try {
+        pipelines.push(
+          await createRequestPipeline({
+            client,
+            info: infos[i]!,
+            batchSize: builts[i]!.batchSize,
+            requests: dataFile ? dataFile.requests : [{ inputs: builts[i]!.tensors }],
+            ...(options.validate ? { validate: true } : {}),
+            ...(options.streaming ? { stream: true } : {}),
+            ...(shm === "system" ? { sharedMemory: { slots: Math.max(1, inFlightMax), ...(options.outputSharedMemorySize ? { outputBytes: options.outputSharedMemorySize } : {}) } } : {}),
+          }),
+        );
+      } catch (err) {
+        throw new BenchError(`cannot set up requests for model "${m.name}": ${describeError(err)}`, undefined, { cause: err });
+      }
     }
 
     const res: BenchResult = {
@@ -261,6 +390,13 @@ export async function bench(options: BenchOptions = {}, hooks: BenchHooks = {}):
         mode: plan.mode,
         loads: plan.values,
         ...plan.settings,
+        ...(multi ? { models: weighted } : {}),
+        ...(options.validate ? { validate: true } : {}),
+        ...(options.streaming ? { streaming: true } : {}),
+        ...(shm !== "none" ? { sharedMemory: shm } : {}),
+        ...(options.compression ? { compression: options.compression } : {}),
+        workers: workersOption,
+        ...(options.tls || url.startsWith("https://") || url.startsWith("grpcs://") ? { tls: true } : {}),
         instances: instanceCounts,
         inputData: options.data ?? "zero",
         seed: options.seed ?? 1,
@@ -295,7 +431,11 @@ export async function bench(options: BenchOptions = {}, hooks: BenchHooks = {}):
       inferOptions.binaryInputs = false;
       inferOptions.binaryOutputs = false;
     }
-    const stats = options.serverStats === false ? undefined : new ServerStatsReader(control, model, options.modelVersion);
+    if (multi && options.serverStats !== false) note("several models: the server-side breakdown is not read (it is per model); the per-model numbers are in each level's `models`");
+    const stats = options.serverStats === false || multi ? undefined : new ServerStatsReader(control, model, options.modelVersion);
+    const levelModels: LevelModel[] | undefined = multi
+      ? weighted.map((m, i) => ({ model: m.name, weight: m.weight, client: pipelines[i]!.client, inputs: pipelines[i]!.inputs, inferOptions }))
+      : undefined;
     let statsNoted = false;
     let stopped = false;
     let unsupported = false;
@@ -327,9 +467,19 @@ export async function bench(options: BenchOptions = {}, hooks: BenchHooks = {}):
         try {
           level = await runLevel({
             ...settings,
-            client,
+            client: pipelines[0]!.client,
             model,
-            inputs: built.tensors,
+            inputs: pipelines[0]!.inputs,
+            ...(levelModels ? { models: levelModels } : {}),
+            ...(workers > 1
+              ? {
+                  workers: {
+                    pool: (pool ??= createLoadPool(workers)),
+                    count: workers,
+                    client: { url, protocol, connections: Math.max(16, Math.ceil(inFlightMax / workers)), ...shared },
+                  },
+                }
+              : {}),
             batchSize: built.batchSize,
             inferOptions,
             load,
@@ -354,6 +504,10 @@ export async function bench(options: BenchOptions = {}, hooks: BenchHooks = {}):
           note(stats.note!);
         }
         hooks.onLevel?.(level, res);
+        if (workersOption === "auto" && workers === 1 && threadBlocker === undefined && clientLimited(level) && load !== plan.loads[plan.loads.length - 1]) {
+          workers = AUTO_WORKERS;
+          note(`${describeLevel(level, sweeping)}: the bench thread was ${Math.round(level.clientUtilization * 100)}% busy while the server kept up: the next levels run on ${workers} worker threads (--workers auto)`);
+        }
         if (level.requests === 0 && level.errorCount > 0) throw new BenchError(levelFailure(level, sweeping), res);
         if (level.overLatencyThreshold) {
           if (load !== plan.loads[plan.loads.length - 1])
@@ -374,6 +528,8 @@ export async function bench(options: BenchOptions = {}, hooks: BenchHooks = {}):
       if (sweep.report.restored === false)
         note(`could not load model "${model}"'s original configuration back after the instance sweep: ${sweep.report.restoreError}; the server keeps the last instance count`);
     }
+    for (const p of pipelines) await p.close().catch(() => {});
+    await pool?.destroy();
     await client?.close();
     await control?.close();
     await embedded?.stop();

@@ -15,6 +15,9 @@ export interface ListeningEvent {
   modelRepository: string;
   /** Compute backends the server can use, e.g. ["cpu"] or ["cpu", "cuda"], when it reports them. */
   backends?: string[];
+  /** The Prometheus metrics port and URL, when the server serves metrics. */
+  metricsPort?: number;
+  metricsUrl?: string;
 }
 
 export interface EmbeddedServer extends ListeningEvent {
@@ -25,6 +28,8 @@ export interface EmbeddedServer extends ListeningEvent {
 export interface EmbeddedServerOptions {
   modelRepository?: string;
   host?: string;
+  /** Start it with --allow-shared-memory (the system_shared_memory extension). Default false. */
+  allowSharedMemory?: boolean;
   /** Give up when the child has not reported listening by then. Default 30000. */
   startTimeoutMs?: number;
 }
@@ -51,6 +56,7 @@ export function startEmbeddedServer(options: EmbeddedServerOptions = {}): Promis
   const args = [cliEntryPoint(), "serve", "--http-port", "0", "--grpc-port", "0", "--exit-on-stdin-close"];
   if (options.host !== undefined) args.push("--host", options.host);
   if (options.modelRepository !== undefined) args.push("--model-repository", options.modelRepository);
+  if (options.allowSharedMemory) args.push("--allow-shared-memory");
   const child = spawn(process.execPath, args, { stdio: ["pipe", "pipe", "pipe"] });
   live.add(child);
   installExitHook();

@@ -84,3 +84,19 @@ export { MAX_LEVEL, MAX_RATE, parseRange, parseRateRange } from "./range.ts";
 export { csvHeader, csvRow, formatBenchHeader, formatCsv, formatTable, formatTableHeader, formatTableRow, PERF_ANALYZER_COLUMNS, writeCsvReport, writeJsonReport } from "./report/index.ts";
 export { resultToJson } from "./commands/infer.ts";
 export { VERSION } from "./version.ts";
+// Second parity round: worker threads, several models, schedules, data files, validation, protocol pipeline,
+// Arrow and plot outputs, tracing.
+export { AUTO_WORKERS, clientLimited } from "./bench.ts";
+export { CompositeGenerator, splitByWeight, type CompositePart, type ModelShare } from "./load/composite.ts";
+export { MAX_SCHEDULE_STEPS, parseConcurrencySchedule, type ScheduleStep } from "./load/concurrency-schedule.ts";
+export { createLoadPool, WorkerGenerator } from "./load/worker-pool.ts";
+export type { WireTensor, WireWindow, WorkerTask } from "./load/worker-wire.ts";
+export type { LevelModel } from "./load/level.ts";
+export { isDataFile, readDataFile, type DataFile, type RequestData } from "./requests/data-file.ts";
+export { parseModelWeight, parseModelWeights, type WeightedModel } from "./requests/models.ts";
+export { createRequestPipeline, DEFAULT_OUTPUT_SHM_BYTES, type PipelineOptions, type RequestPipeline } from "./requests/pipeline.ts";
+export { tensorMismatch, validateResult, ValidationError } from "./requests/validate.ts";
+export { ARROW_COLUMNS, arrowTable, writeArrowReport } from "./report/arrow.ts";
+export { benchCharts, svgToPng, writePlots, type Chart } from "./report/plots.ts";
+export { lineChartSvg, niceTicks, type ChartOptions, type Series } from "./report/svg-chart.ts";
+export { DEFAULT_TRACE_RATE, parseTraceRate, tracesUrl } from "./tracing/trace-options.ts";

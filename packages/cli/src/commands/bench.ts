@@ -1,20 +1,21 @@
 // `iaas bench`: a load sweep with a table on stdout and optional CSV / JSON files, perf_analyzer style.
 import { Option, type Command } from "commander";
-import { bench, BenchError, DEFAULT_MODEL, describeLevel, type BenchLevel, type BenchOptions, type BenchResult, type LevelLabel } from "../bench.ts";
+import { bench, BenchError, clientLimited, DEFAULT_MODEL, describeLevel, type BenchLevel, type BenchOptions, type BenchResult, type LevelLabel } from "../bench.ts";
 import { formatActual, parseThreshold } from "../gate/thresholds.ts";
-import { parseShapeOptions, type InputDataMode } from "../inputs/index.ts";
+import { parseShapeOptions } from "../inputs/index.ts";
 import { DEFAULT_MEASUREMENT, type MeasurementMode } from "../load/level.ts";
 import { DEFAULT_MAX_OUTSTANDING } from "../load/open-loop.ts";
 import type { Distribution } from "../load/schedule.ts";
 import { LATE_THRESHOLD_MS, type WindowStats } from "../load/window.ts";
 import { formatBenchHeader, formatTableHeader, formatTableRow, writeCsvReport, writeJsonReport } from "../report/index.ts";
 import { EXIT, UsageError } from "./errors.ts";
+import { addBenchExtraOptions, benchExtraOptions, BENCH_EXTRA_HELP, finishBenchExtras, modelOption, startBenchExtras, type BenchExtraFlags } from "./bench-extras.ts";
 import * as parse from "./parsers.ts";
 
-interface BenchFlags {
-  model: string;
+interface BenchFlags extends BenchExtraFlags {
+  model?: string[];
   url?: string;
-  protocol: "http" | "grpc";
+  protocol?: "http" | "grpc";
   modelVersion?: string;
   concurrency?: number[];
   requestRate?: number[];
@@ -38,7 +39,7 @@ interface BenchFlags {
   latencyThreshold?: number;
   failIf?: string[];
   serverStats: boolean;
-  inputData: InputDataMode;
+  inputData: string;
   seed: number;
   stringLength: number;
   header?: Record<string, string>;
@@ -91,12 +92,12 @@ Examples:
   iaas bench -m dense_mlp --instances 1..4:1 -c 1..16 --fail-if "p99<50ms" --fail-if "throughput>500"`;
 
 export function registerBench(program: Command): void {
-  program
+  const command = program
     .command("bench")
     .description("load sweep against one model: closed-loop concurrency, open-loop request rate, instance counts (perf_analyzer style)")
-    .addOption(new Option("-m, --model <name>", "model to load").default(DEFAULT_MODEL))
+    .addOption(new Option("-m, --model <name[:weight]>", `model to load; repeat for several at once, the load split by weight (-m a:3 -m b:1) (default: ${DEFAULT_MODEL})`).argParser(modelOption))
     .option("-u, --url <url>", "server URL (http://host:port, or host:port for gRPC); absent: start the embedded reference server")
-    .addOption(new Option("-i, --protocol <protocol>", "protocol").choices(["http", "grpc"]).default("http"))
+    .addOption(new Option("-i, --protocol <protocol>", "protocol (default: from the URL: grpc:// and grpcs:// are gRPC, else http)").choices(["http", "grpc"]))
     .option("--model-version <version>", "model version (server's latest when absent)")
     .addOption(new Option("-c, --concurrency <range>", "closed loop levels: N, A..B (doubling, B included), A..B:STEP or A..B:xF (default: 1)").argParser(parse.range))
     .addOption(new Option("--request-rate <range>", "open loop target rates in requests/s: R, A..B, A..B:STEP or A..B:xF").argParser(parse.rateRange).conflicts(["concurrency"]))
@@ -124,14 +125,16 @@ export function registerBench(program: Command): void {
     .addOption(new Option("-l, --latency-threshold <ms>", "end the sweep after a level whose latency (--percentile) exceeds this").argParser(parse.positiveNumber))
     .option("--fail-if <threshold>", 'exit 3 unless every level passes, e.g. "p99<50ms", "throughput>1000", "errors<1%" (repeatable)', parse.threshold)
     .option("--no-server-stats", "do not read the server's statistics (no server-side breakdown)")
-    .addOption(new Option("--input-data <kind>", "request data").choices(["zero", "random"]).default("zero"))
+    .addOption(new Option("--input-data <kind|file>", "request data: zero, random, or a file of requests sent in turn (KServe v2 JSON .json, Arrow IPC .arrow: one row per request)").default("zero"))
     .addOption(new Option("--seed <n>", "seed of --input-data random and --distribution poisson").argParser(parse.integerAtLeast(0)).default(1))
     .addOption(new Option("--string-length <n>", "characters per BYTES element").argParser(parse.integerAtLeast(0)).default(16))
     .option("-H, --header <header>", 'HTTP header / gRPC metadata "Name: value" sent with every request (repeatable)', parse.header)
     .option("--json-tensors", "HTTP: send and receive tensors as JSON instead of the binary extension")
     .option("--model-repository <dir>", "model repository of the embedded server (without -u)")
-    .option("-v, --verbose", "print every measurement window to stderr")
-    .addHelpText("after", HELP)
+    .option("-v, --verbose", "print every measurement window to stderr");
+  addBenchExtraOptions(command);
+  command
+    .addHelpText("after", HELP + BENCH_EXTRA_HELP)
     .action(async (flags: BenchFlags) => {
       process.exitCode = await runBench(flags);
     });
@@ -149,8 +152,9 @@ function toOptions(flags: BenchFlags, signal: AbortSignal): BenchOptions {
     throw new UsageError((err as Error).message);
   }
   const options: BenchOptions = {
-    protocol: flags.protocol,
-    model: flags.model,
+    ...benchExtraOptions(flags),
+    ...(flags.protocol !== undefined ? { protocol: flags.protocol } : {}),
+    models: flags.model ?? [DEFAULT_MODEL],
     batchSize: flags.batchSize,
     shapes,
     data: flags.inputData,
@@ -174,7 +178,7 @@ function toOptions(flags: BenchFlags, signal: AbortSignal): BenchOptions {
     throw new UsageError(`--max-trials ${flags.maxTrials} is less than --stability-windows ${flags.stabilityWindows}: a level needs that many windows to be stable`);
   if (flags.requestRate !== undefined) options.requestRate = flags.requestRate;
   else if (flags.requestIntervals !== undefined) options.requestIntervals = flags.requestIntervals;
-  else options.concurrency = flags.concurrency ?? [1];
+  else if (flags.concurrencySchedule === undefined) options.concurrency = flags.concurrency ?? [1];
   if (flags.distribution !== undefined) options.distribution = flags.distribution;
   if (flags.instances !== undefined) options.instances = flags.instances;
   if (flags.failIf) options.failIf = flags.failIf;
@@ -191,8 +195,10 @@ function warn(message: string): void {
 
 function levelWarnings(level: BenchLevel, result: BenchResult): void {
   const where = describeLevel(level, result.settings.instances !== null);
-  if (level.clientUtilization > 0.95)
-    warn(`the load generator's event loop was ${Math.round(level.clientUtilization * 100)}% busy at ${where}; the client may be the bottleneck`);
+  if (clientLimited(level))
+    warn(
+      `the load generator${level.workers ? `'s busiest worker thread` : ""} was ${Math.round(level.clientUtilization * 100)}% busy at ${where} while the server's queue stayed short: the client, not the server, limited the load${level.workers ? "; add --workers" : "; try --workers N"}`,
+    );
   const o = level.openLoop;
   if (o && o.lateShare > 0.01)
     warn(
@@ -217,9 +223,11 @@ async function runBench(flags: BenchFlags): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  const extras = await startBenchExtras(flags);
   const save = (result: BenchResult) => {
     if (flags.json !== undefined) writeJsonReport(flags.json, result);
     if (flags.csv !== undefined) writeCsvReport(flags.csv, result);
+    extras.save(result);
   };
   try {
     const result = await bench(options, {
@@ -244,7 +252,8 @@ async function runBench(flags: BenchFlags): Promise<number> {
     });
     save(result);
     if (result.interrupted) return EXIT.interrupted;
-    const unstable = result.levels.filter((l) => !l.stable).map((l) => describeLevel(l, result.settings.instances !== null));
+    // Schedule steps run for their duration: stability is not what ends them.
+    const unstable = result.levels.filter((l) => !l.stable && l.stepDurationMs === undefined).map((l) => describeLevel(l, result.settings.instances !== null));
     if (unstable.length > 0)
       process.stderr.write(
         `iaas bench: ${unstable.length} level(s) unstable (${unstable.join("; ")}): the last ${result.settings.stabilityWindows} windows differed by more than ${result.settings.stabilityPercentage}%; try a longer --measurement-interval or a larger --stability-percentage\n`,
@@ -261,5 +270,6 @@ async function runBench(flags: BenchFlags): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    await finishBenchExtras(extras);
   }
 }

@@ -81,3 +81,8 @@ export function header(value: string, previous: Record<string, string> | undefin
   if (colon <= 0) throw new InvalidArgumentError('expected "Name: value".');
   return { ...previous, [value.slice(0, colon).trim().toLowerCase()]: value.slice(colon + 1).trim() };
 }
+
+/** Repeatable option collected into a list (e.g. -m a -m b). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -10,8 +10,8 @@ export interface LoadGenerator {
   start(): void;
   /** The window results go to now. */
   readonly window: Window;
-  /** Ends the current window and starts the next one; returns the ended window. */
-  rotate(): Window;
+  /** Ends the current window and starts the next one; returns the ended window (asynchronously for worker threads). */
+  rotate(): Window | Promise<Window>;
   /** Stops sending, waits for in-flight requests up to `drainMs`, cancels the rest; returns the open window. */
   stop(drainMs?: number): Promise<Window>;
 }

@@ -82,3 +82,11 @@ export function encodeHistogram(h: LatencyHistogram): string {
 export function decodeHistogram(encoded: string): LatencyHistogram {
   return hdr.decodeFromCompressedBase64(encoded, 32, false);
 }
+
+/**
+ * Decodes into the same implementation as createHistogram (WebAssembly when loaded), so that it can be added
+ * to one; destroy it after use.
+ */
+export function decodeHistogramForMerge(encoded: string): LatencyHistogram {
+  return hdr.decodeFromCompressedBase64(encoded, 32, useWasm);
+}

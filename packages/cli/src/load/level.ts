@@ -2,9 +2,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { InferenceClient, InferOptions, Tensor } from "@iaas/client";
 import { ClosedLoop } from "./closed-loop.ts";
+import { CompositeGenerator, splitByWeight, type ModelShare } from "./composite.ts";
 import type { LoadGenerator } from "./generator.ts";
 import { createHistogram, encodeHistogram, HISTOGRAM_ENCODING, initHistograms, type StabilityLatency } from "./histogram.ts";
-import { OpenLoop } from "./open-loop.ts";
+import { DEFAULT_MAX_OUTSTANDING, OpenLoop } from "./open-loop.ts";
+import { WorkerGenerator } from "./worker-pool.ts";
+import type { WorkerTask } from "./worker-wire.ts";
+import type { Piscina } from "piscina";
+import type { ClientOptions } from "@iaas/client";
 import { meanRate, rateIntervals, replayIntervals, type Distribution } from "./schedule.ts";
 import { serverBreakdown, type ServerStatsReader, type StatsSnapshot } from "./server-stats.ts";
 import { isStable, STABILITY_WINDOWS } from "./stability.ts";
@@ -37,10 +42,23 @@ export interface MeasurementOptions {
 export type LoadMode = "concurrency" | "request_rate" | "request_intervals";
 
 /** What load one level applies. */
-export type LoadSpec =
+export type LoadSpec = (
   | { mode: "concurrency"; concurrency: number }
   | { mode: "request_rate"; rate: number; distribution?: Distribution; seed?: number }
-  | { mode: "request_intervals"; intervalsUs: readonly number[] };
+  | { mode: "request_intervals"; intervalsUs: readonly number[] }
+) & {
+  /** A step of a schedule: measure for this long (windows of windowMs), without stopping at stability. */
+  durationMs?: number;
+};
+
+/** One model of a multi-model level (`-m a:3 -m b:1`): its own inputs and share of the load by weight. */
+export interface LevelModel {
+  model: string;
+  weight: number;
+  client: InferenceClient;
+  inputs: Tensor[];
+  inferOptions?: InferOptions;
+}
 
 export interface LevelOptions extends MeasurementOptions {
   client: InferenceClient;
@@ -58,6 +76,10 @@ export interface LevelOptions extends MeasurementOptions {
   serverStats?: ServerStatsReader;
   /** Aborting ends the level early; runLevel then rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Run the load in worker threads of `pool`, `count` of them, each with a client made from `client`. */
+  workers?: { pool: Piscina; count: number; client: ClientOptions };
+  /** Several models at once: the load is split by weight (`model`, `inputs`, `client` are then unused). */
+  models?: LevelModel[];
   /** Called after each measurement window (before its server breakdown is known). */
   onWindow?: (stats: WindowStats, index: number) => void;
 }
@@ -88,6 +110,16 @@ export interface LevelResult extends WindowStats {
   capDelayed?: number;
   /** Event-loop utilisation of the load generator while measuring (0..1); near 1 means the client is the limit. */
   clientUtilization: number;
+  /** Worker threads that ran the load (absent: the bench thread itself). */
+  workers?: number;
+  /** With workers: each worker's event-loop utilisation over the last window. */
+  workerUtilization?: number[];
+  /** CPU time of the load generator's process (all its threads) per second of measuring: 1 = one core busy. */
+  clientCpu: number;
+  /** Multi-model levels: each model's share and numbers; the level's own numbers are the total. */
+  models?: ModelShare[];
+  /** Schedule steps: the step's planned duration in ms. */
+  stepDurationMs?: number;
   /** First error message seen per error code during the level (warm-up included). */
   errorMessages: Record<string, string>;
   /** The merged windows' latency histograms, encoded (`encoding` says how). */
@@ -136,7 +168,63 @@ function loadOf(options: LevelOptions): LoadSpec {
   throw new RangeError("runLevel needs `load` (or `concurrency`)");
 }
 
+function scaledLoad(load: LoadSpec, share: number, whole: number): LoadSpec {
+  if (load.mode === "concurrency") return { ...load, concurrency: share };
+  if (load.mode === "request_rate") return { ...load, rate: share };
+  return { ...load, intervalsUs: load.intervalsUs.map((us) => (us * whole) / share) };
+}
+
+function workerGenerator(options: LevelOptions, load: LoadSpec): WorkerGenerator {
+  const w = options.workers!;
+  const inputs = options.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: [...t.shape], raw: t.toRaw() }));
+  const { signal: _signal, ...inferOptions } = options.inferOptions ?? {};
+  const shares = load.mode === "concurrency" ? splitByWeight(load.concurrency, Array(w.count).fill(1)) : Array(w.count).fill(1);
+  const tasks: Omit<WorkerTask, "port">[] = [];
+  shares.forEach((share, i) => {
+    if (share <= 0) return;
+    const taskLoad: WorkerTask["load"] =
+      load.mode === "concurrency"
+        ? { mode: "concurrency", concurrency: share }
+        : load.mode === "request_rate"
+          ? (load.distribution ?? "constant") === "poisson"
+            ? { mode: "open", intervalsMs: "poisson", rate: load.rate / w.count, seed: (load.seed ?? 1) + i }
+            : { mode: "open", intervalsMs: "constant", rate: load.rate / w.count }
+          : { mode: "open", intervalsMs: "replay", intervalsUs: load.intervalsUs.map((us) => us * w.count) };
+    tasks.push({
+      client: w.client,
+      model: options.model,
+      inputs,
+      inferOptions,
+      load: taskLoad,
+      ...(options.maxOutstanding !== undefined ? { maxOutstanding: Math.max(1, Math.ceil(options.maxOutstanding / w.count)) } : {}),
+    });
+  });
+  return new WorkerGenerator(w.pool, tasks, load.mode !== "concurrency");
+}
+
 function createGenerator(options: LevelOptions, load: LoadSpec): LoadGenerator {
+  if (options.workers && options.workers.count > 1 && !options.models?.length) return workerGenerator(options, load);
+  const models = options.models;
+  if (models && models.length > 0) {
+    const weights = models.map((m) => m.weight);
+    const total = load.mode === "concurrency" ? load.concurrency : load.mode === "request_rate" ? load.rate : 1;
+    const sum = weights.reduce((a, b) => a + b, 0);
+    const shares = load.mode === "concurrency" ? splitByWeight(total, weights) : weights.map((w) => (total * w) / sum);
+    const parts = models
+      .map((m, i) => ({ m, share: shares[i]! }))
+      .filter(({ share }) => share > 0)
+      .map(({ m, share }) => ({
+        name: m.model,
+        weight: m.weight,
+        load: Math.round(share * 1000) / 1000,
+        batchSize: options.batchSize ?? 1,
+        gen: createGenerator(
+          { ...options, models: undefined, client: m.client, model: m.model, inputs: m.inputs, ...(m.inferOptions ? { inferOptions: m.inferOptions } : {}) },
+          scaledLoad(load, share, total),
+        ),
+      }));
+    return new CompositeGenerator(parts, load.mode !== "concurrency");
+  }
   const common = {
     client: options.client,
     model: options.model,
@@ -157,12 +245,19 @@ async function waitForWindow(gen: LoadGenerator, s: Required<MeasurementOptions>
   const timeout = new AbortController();
   const timer = sleep(s.windowMs * COUNT_WINDOW_TIMEOUT_FACTOR, undefined, { signal: signal ? AbortSignal.any([signal, timeout.signal]) : timeout.signal });
   try {
-    await Promise.race([gen.window.whenCompleted(s.measurementRequestCount), timer]);
+    const done = gen instanceof CompositeGenerator ? gen.whenCompleted(s.measurementRequestCount) : gen.window.whenCompleted(s.measurementRequestCount);
+    await Promise.race([done, timer]);
   } finally {
     timeout.abort();
     await timer.catch(() => {});
   }
   signal?.throwIfAborted();
+}
+
+/** Per-column means of rows of equal length, to 3 decimals. */
+function averageColumns(rows: number[][]): number[] {
+  if (rows.length === 0) return [];
+  return rows[0]!.map((_, i) => Math.round((rows.reduce((a, r) => a + (r[i] ?? 0), 0) / rows.length) * 1000) / 1000);
 }
 
 export async function runLevel(options: LevelOptions): Promise<LevelResult> {
@@ -187,19 +282,34 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
   let stable = false;
   let over = false;
   let elu: ReturnType<typeof performance.eventLoopUtilization> | undefined;
+  let cpu: NodeJS.CpuUsage | undefined;
+  let measureStart = 0;
+  let measuredMs = 0;
+  // Schedule steps measure for their duration, however stable they are.
+  const trials = load.durationMs !== undefined ? Math.max(1, Math.round(load.durationMs / settings.windowMs)) : settings.maxTrials;
+  const fixed = load.durationMs !== undefined;
+  // Which rotations are measurement windows (the warm-up is rotation 0 when there is one): per-part results.
+  const measuredRotations: number[] = [];
+  const workerElu: number[][] = [];
+  let rotations = 0;
   gen.start();
   try {
     if (settings.warmupMs > 0) {
       await sleep(settings.warmupMs, undefined, signal ? { signal } : {});
-      const warm = gen.rotate();
+      const warm = await gen.rotate();
+      rotations++;
       keepMessages(warm);
       warm.destroy();
     }
     if (reader) snapshots.push(reader.snapshot());
     elu = performance.eventLoopUtilization();
-    while (stats.length < settings.maxTrials) {
+    cpu = process.cpuUsage();
+    measureStart = performance.now();
+    while (stats.length < trials) {
       await waitForWindow(gen, settings, signal);
-      const w = gen.rotate();
+      const w = await gen.rotate();
+      measuredRotations.push(rotations++);
+      if (gen instanceof WorkerGenerator) workerElu.push(gen.lastUtilization);
       if (reader) snapshots.push(reader.snapshot());
       windows.push(w);
       keepMessages(w);
@@ -212,17 +322,20 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
       }
       if (isStable(stats, settings.stabilityPercentage, settings.stabilityWindows)) {
         stable = true;
-        break;
-      }
+        if (!fixed) break;
+      } else stable = false;
     }
     elu = performance.eventLoopUtilization(elu);
+    cpu = process.cpuUsage(cpu);
+    measuredMs = performance.now() - measureStart;
   } catch (err) {
     for (const w of windows) w.destroy();
     await Promise.all(snapshots);
-    throw err;
-  } finally {
     (await gen.stop()).destroy();
+    if (gen instanceof CompositeGenerator) gen.destroy();
+    throw err;
   }
+  (await gen.stop()).destroy();
 
   const snaps = await Promise.all(snapshots);
   const fromSendAvg = (s: WindowStats) => s.openLoop?.latencyFromSendUs.avg ?? s.latencyUs.avg;
@@ -231,7 +344,7 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
   const mergedCount = Math.min(settings.stabilityWindows, windows.length);
   const last = windows.slice(-mergedCount);
   const merged = createHistogram();
-  const mergedSend = gen instanceof OpenLoop ? createHistogram() : undefined;
+  const mergedSend = load.mode !== "concurrency" ? createHistogram() : undefined;
   const errors = new Map<string, number>();
   let successes = 0;
   let failures = 0;
@@ -271,10 +384,22 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
     mergedWindows: mergedCount,
     maxInFlight: gen.maxInFlight,
     ...(gen instanceof OpenLoop ? { maxOutstanding: gen.maxOutstanding, capDelayed: gen.capDelayed } : {}),
-    clientUtilization: Math.round((elu?.utilization ?? 0) * 1000) / 1000,
+    ...(gen instanceof WorkerGenerator && load.mode !== "concurrency" ? { maxOutstanding: options.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING, capDelayed: gen.capDelayed } : {}),
+    ...(gen instanceof CompositeGenerator && load.mode !== "concurrency"
+      ? { maxOutstanding: options.maxOutstanding ?? DEFAULT_MAX_OUTSTANDING, capDelayed: gen.parts.reduce((n, p) => n + (p.gen instanceof OpenLoop ? p.gen.capDelayed : 0), 0) }
+      : {}),
+    // With workers the load threads are what can saturate: their busiest one, averaged over the windows.
+    clientUtilization: workerElu.length > 0 ? Math.max(...averageColumns(workerElu)) : Math.round((elu?.utilization ?? 0) * 1000) / 1000,
+    clientCpu: cpu && measuredMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / measuredMs) * 1000) / 1000 : 0,
+    ...(load.durationMs !== undefined ? { stepDurationMs: load.durationMs } : {}),
+    ...(gen instanceof WorkerGenerator ? { workers: gen.workers, workerUtilization: averageColumns(workerElu) } : {}),
     errorMessages,
     histograms,
   };
+  if (gen instanceof CompositeGenerator) {
+    result.models = gen.shares(measuredRotations.slice(-mergedCount), settings.percentile);
+    gen.destroy();
+  }
   if (server === null)
     result.serverNote = reader
       ? (reader.note ?? "the server counted no successful request over the merged windows, or its counters were reset (model reloaded)")

@@ -88,7 +88,7 @@ export function formatBenchHeader(result: BenchResult): string {
   const windows =
     st.measurementMode === "count_windows" ? `windows of ${st.measurementRequestCount} requests` : `windows ${st.windowMs} ms`;
   return (
-    `iaas bench: ${server}, model ${m.name}${m.version ? ` v${m.version}` : ""}, batch ${m.batchSize}, inputs ${shapes}; ${describeLoad(result)}; ` +
+    `iaas bench: ${server}, ${st.models ? `models ${st.models.map((x) => `${x.name}:${x.weight}`).join(", ")} (inputs of ${m.name})` : `model ${m.name}`}${m.version ? ` v${m.version}` : ""}${st.workers !== "auto" && st.workers > 1 ? `, ${st.workers} worker threads` : ""}, batch ${m.batchSize}, inputs ${shapes}; ${describeLoad(result)}; ` +
     `warm-up ${st.warmupMs} ms, ${windows} x <=${st.maxTrials}, stable when the last ${st.stabilityWindows} agree within ${st.stabilityPercentage}% on throughput and ${st.percentile === "avg" ? "average latency" : `p${st.percentile} latency`}`
   );
 }
