@@ -8,6 +8,7 @@ import { DEFAULT_MAX_OUTSTANDING } from "../load/open-loop.ts";
 import type { Distribution } from "../load/schedule.ts";
 import { LATE_THRESHOLD_MS, type WindowStats } from "../load/window.ts";
 import { formatBenchHeader, formatTableHeader, formatTableRow, writeCsvReport, writeJsonReport } from "../report/index.ts";
+import { createProgress, formatWindow } from "../report/progress.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { addBenchExtraOptions, benchExtraOptions, BENCH_EXTRA_HELP, finishBenchExtras, modelOption, startBenchExtras, type BenchExtraFlags } from "./bench-extras.ts";
 import * as parse from "./parsers.ts";
@@ -229,6 +230,8 @@ async function runBench(flags: BenchFlags): Promise<number> {
     if (flags.csv !== undefined) writeCsvReport(flags.csv, result);
     extras.save(result);
   };
+  // The table goes to stdout; the live line goes to stderr, only when that is a terminal and --verbose is off.
+  const progress = createProgress(flags.verbose ? { write: () => true } : process.stderr);
   try {
     const result = await bench(options, {
       onStart: (r) => {
@@ -236,19 +239,20 @@ async function runBench(flags: BenchFlags): Promise<number> {
         save(r);
       },
       onLevel: (level, r) => {
+        progress.clear();
         process.stdout.write(`${formatTableRow(level, r)}\n`);
         levelWarnings(level, r);
         save(r);
       },
-      onNote: (message) => process.stderr.write(`iaas bench: note: ${message}\n`),
-      ...(flags.verbose
-        ? {
-            onWindow: (l: LevelLabel, s: WindowStats, i: number) =>
-              process.stderr.write(
-                `  ${describeLevel(l, flags.instances !== undefined)} window ${i + 1}: ${s.throughput.toFixed(1)} infer/s${s.openLoop ? `, sent ${s.openLoop.achievedRate.toFixed(1)}/s, ${s.openLoop.late} late` : ""}, p50 ${s.latencyUs.p50} us, ${s.latencyUs.selected.percentile === "avg" ? "avg" : `p${s.latencyUs.selected.percentile}`} ${s.latencyUs.selected.value} us, ${s.requests} requests, ${s.errorCount} errors\n`,
-              ),
-          }
-        : {}),
+      onNote: (message) => {
+        progress.clear();
+        process.stderr.write(`iaas bench: note: ${message}\n`);
+      },
+      onWindow: (l: LevelLabel, s: WindowStats, i: number) => {
+        const level = describeLevel(l, flags.instances !== undefined);
+        if (flags.verbose) process.stderr.write(`  ${formatWindow(level, s, i)}\n`);
+        else progress.window(level, s, i);
+      },
     });
     save(result);
     if (result.interrupted) return EXIT.interrupted;

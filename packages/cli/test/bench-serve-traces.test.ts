@@ -1,0 +1,91 @@
+// Issue 5's end-to-end trace check: one `iaas bench --otlp-endpoint` run against `iaas serve --otlp-endpoint`,
+// both exporting to the same OTLP/HTTP receiver (a node:http peer here). Every sampled request's CLIENT span
+// (from bench) must be the parent of the SERVER span (from serve): same trace id, parentSpanId = client span id.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { BIN, iaas } from "./support/cli-process.ts";
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+}
+
+async function receiver(): Promise<{ url: string; spans: OtlpSpan[]; close(): Promise<void> }> {
+  const spans: OtlpSpan[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
+      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, spans, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+function serve(args: string[]): Promise<{ httpUrl: string; grpcUrl: string; stop(): Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, "serve", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let err = "";
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      const line = out.split("\n").find((l) => l.includes('"listening"'));
+      if (!line) return;
+      const event = JSON.parse(line) as { httpUrl: string; grpcUrl: string };
+      resolve({
+        ...event,
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+          return exited;
+        },
+      });
+    });
+    void exited.then((code) => reject(new Error(`iaas serve exited with ${code} before listening:\n${err}`)));
+  });
+}
+
+const SHORT = ["--warmup-ms", "0", "--measurement-interval", "250", "--max-trials", "3", "-c", "2", "-m", "simple"];
+
+test("bench and serve export one trace per sampled request: client span is the server span's parent (HTTP and gRPC)", { timeout: 90_000 }, async () => {
+  const otlp = await receiver();
+  const srv = await serve(["--otlp-endpoint", otlp.url, "--trace-rate", "1"]);
+  try {
+    for (const [protocol, url] of [["http", srv.httpUrl], ["grpc", srv.grpcUrl]] as const) {
+      const r = await iaas(["bench", "-u", url, "-i", protocol, "--otlp-endpoint", otlp.url, "--trace-rate", "1", ...SHORT]);
+      assert.equal(r.code, 0, `${protocol}: ${r.stderr}`);
+    }
+    // serve flushes its batched spans when it stops.
+    assert.equal(await srv.stop(), 0);
+  } finally {
+    await srv.stop();
+    await otlp.close();
+  }
+  const clients = new Map(otlp.spans.filter((s) => s.kind === 3 && s.name === "KServe ModelInfer").map((s) => [s.spanId, s]));
+  const servers = otlp.spans.filter((s) => s.kind === 2);
+  assert.ok(clients.size >= 20, `client spans exported: ${clients.size}`);
+  assert.ok(servers.length >= 20, `server spans exported: ${servers.length}`);
+  let joined = 0;
+  for (const s of servers) {
+    const parent = s.parentSpanId ? clients.get(s.parentSpanId) : undefined;
+    assert.ok(parent, `server span ${s.spanId} (${s.name}) has no client span parent`);
+    assert.equal(parent.traceId, s.traceId);
+    joined++;
+  }
+  // Every request the server traced came from a bench client span; nearly every client span reached the server
+  // (the last requests of a level can be cut off when the level ends).
+  assert.ok(joined >= clients.size * 0.9, `${joined} of ${clients.size} client spans have their server span`);
+});
