@@ -6,7 +6,8 @@
 // Target (issue 5): >= 0.70. Each server runs in its own process; wrk uses 1 thread, 64 connections.
 //   node bench/protocol-overhead-http.mjs [--duration 5] [--connections 64] [--elements 16]
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { writeResult } from "./lib/harness.mjs";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -123,9 +124,7 @@ try {
   console.log(`  iaas serve       ${refBest.rps.toFixed(0)} req/s (avg latency ${refBest.latencyAvg})`);
   console.log(`  bare node:http   ${bareBest.rps.toFixed(0)} req/s (avg latency ${bareBest.latencyAvg})`);
   console.log(`  ratio            ${ratio.toFixed(3)} (target >= 0.70)`);
-  mkdirSync(join(here, "results"), { recursive: true });
-  const out = join(here, "results", `protocol-overhead-http-${result.date.slice(0, 10)}.json`);
-  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  const out = writeResult("protocol-overhead-http", result);
   console.log(`  written to ${out}`);
 } finally {
   if (bare) await stop(bare.child);

@@ -66,10 +66,11 @@ export function machine() {
   };
 }
 
-/** Writes results/<name>-<date>.json and returns its path. */
+/** Writes results/<name>[-<IAAS_BENCH_RUN>]-<date>.json and returns its path (the run label keeps several runs of one day). */
 export function writeResult(name, result) {
   mkdirSync(join(benchDir, "results"), { recursive: true });
-  const out = join(benchDir, "results", `${name}-${result.date.slice(0, 10)}.json`);
+  const run = process.env.IAAS_BENCH_RUN ? `-${process.env.IAAS_BENCH_RUN}` : "";
+  const out = join(benchDir, "results", `${name}${run}-${result.date.slice(0, 10)}.json`);
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
   return out;
 }
