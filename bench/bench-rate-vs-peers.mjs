@@ -10,11 +10,10 @@ import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { Tensor } from "@iaas/client";
-import { PROTO_DIR } from "@iaas/client/protocol";
-import { benchDir, machine, runTimed, startReferenceServer, stop, writeResult } from "./lib/harness.mjs";
+import {
+  benchDir, binaryInferBody, machine, modelInferFrame, round, runH2loadModelInfer, runWrkPost, startReferenceServer, stop, writeResult,
+} from "./lib/harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -34,50 +33,15 @@ const protocols = opt.protocol.split(",");
 const MODEL = "identity_fp32";
 const input = new Tensor("INPUT0", "FP32", [16], Float32Array.from({ length: 16 }, (_, i) => i));
 const IAAS = join(benchDir, "../packages/cli/dist/bin/iaas.js");
-const round = (x, d = 3) => Number(x.toFixed(d));
 
-function httpBody() {
-  const header = JSON.stringify({
-    inputs: [{ name: input.name, shape: input.shape, datatype: input.datatype, parameters: { binary_data_size: input.byteSize } }],
-    parameters: { binary_data_output: true },
-  });
-  return { header, body: Buffer.concat([Buffer.from(header), Buffer.from(input.toRaw())]) };
-}
-
-function grpcFrame() {
-  const def = protoLoader.loadSync("grpc_service.proto", { keepCase: true, longs: String, enums: String, includeDirs: [PROTO_DIR] });
-  const service = grpc.loadPackageDefinition(def).inference.GRPCInferenceService.service;
-  const message = service.ModelInfer.requestSerialize({
-    model_name: MODEL,
-    inputs: [{ name: input.name, datatype: input.datatype, shape: input.shape }],
-    raw_input_contents: [input.toRaw()],
-  });
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  message.copy(frame, 5);
-  return frame;
-}
-
-function wrk(url, work, header) {
-  const lua = join(work, "post.lua");
-  writeFileSync(
-    lua,
-    `local f = io.open("${join(work, "request.bin")}", "rb")\nwrk.method = "POST"\nwrk.body = f:read("*a")\nf:close()\n` +
-      `wrk.headers["Content-Type"] = "application/octet-stream"\nwrk.headers["Inference-Header-Content-Length"] = "${Buffer.byteLength(header)}"\n`,
-  );
-  const r = runTimed("wrk", ["-t1", `-c${concurrency}`, `-d${durationS}s`, "-s", lua, url]);
-  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
-  const wallS = Number(/requests in ([\d.]+)s/.exec(r.stdout)?.[1]);
-  if (/Non-2xx/.test(r.stdout)) throw new Error(`wrk: non-2xx answers\n${r.stdout}`);
-  return { rps: Math.round(requests / wallS), connections: concurrency };
+function wrk(url, work, headerLength) {
+  const r = runWrkPost({ url, bodyFile: join(work, "request.bin"), headerLength, connections: concurrency, durationS, workDir: work });
+  return { rps: Math.round(r.requests / r.wallS), connections: concurrency };
 }
 
 function h2load(grpcUrl, work, connections) {
-  const r = runTimed("h2load", [`-c${connections}`, `-m${Math.ceil(concurrency / connections)}`, "-D", String(durationS), "-d", join(work, "frame.bin"),
-    "-H", "content-type: application/grpc", "-H", "te: trailers", `http://${grpcUrl}/inference.GRPCInferenceService/ModelInfer`]);
-  const succeeded = Number(/requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(r.stdout)?.[1]);
-  const wallS = Number(/finished in ([\d.]+)s/.exec(r.stdout)?.[1]);
-  return { rps: Math.round(succeeded / wallS), connections };
+  const r = runH2loadModelInfer({ target: grpcUrl, frameFile: join(work, "frame.bin"), connections, streams: Math.ceil(concurrency / connections), durationS });
+  return { rps: Math.round(r.requests / r.wallS), connections };
 }
 
 function iaasBench(url, protocol, workers, work) {
@@ -93,9 +57,12 @@ function iaasBench(url, protocol, workers, work) {
 }
 
 const work = mkdtempSync(join(tmpdir(), "iaas-bench-rate-"));
-const { header, body } = httpBody();
+const { header, body } = binaryInferBody([input]);
 writeFileSync(join(work, "request.bin"), body);
-writeFileSync(join(work, "frame.bin"), grpcFrame());
+writeFileSync(
+  join(work, "frame.bin"),
+  await modelInferFrame({ model_name: MODEL, inputs: [{ name: input.name, datatype: input.datatype, shape: input.shape }], raw_input_contents: [input.toRaw()] }),
+);
 const server = await startReferenceServer();
 const results = {};
 try {
@@ -103,7 +70,7 @@ try {
   for (const protocol of protocols) {
     for (const workers of workerCounts) {
       const connections = protocol === "grpc" ? workers : concurrency;
-      const peer = () => (protocol === "grpc" ? h2load(grpcUrl, work, connections) : wrk(`${httpUrl}/v2/models/${MODEL}/infer`, work, header));
+      const peer = () => (protocol === "grpc" ? h2load(grpcUrl, work, connections) : wrk(`${httpUrl}/v2/models/${MODEL}/infer`, work, Buffer.byteLength(header)));
       const mine = () => iaasBench(protocol === "grpc" ? grpcUrl : httpUrl, protocol, workers, work);
       peer();
       const iaasRuns = [];

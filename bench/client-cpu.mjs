@@ -9,11 +9,10 @@ import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import * as grpc from "@grpc/grpc-js";
-import * as protoLoader from "@grpc/proto-loader";
 import { createClient, Tensor } from "@iaas/client";
-import { PROTO_DIR } from "@iaas/client/protocol";
-import { machine, runTimed, startReferenceServer, stop, writeResult } from "./lib/harness.mjs";
+import {
+  binaryInferBody, grpcImplementationOption, machine, modelInferFrame, round, runH2loadModelInfer, runWrkPost, startReferenceServer, stop, writeResult,
+} from "./lib/harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -28,7 +27,7 @@ const { values: opt } = parseArgs({
     "no-write": { type: "boolean", default: false },
   },
 });
-const grpcImpl = (protocol) => (protocol === "grpc" && opt["grpc-implementation"] ? { grpc: { implementation: opt["grpc-implementation"] } } : {});
+const grpcImpl = (protocol) => grpcImplementationOption(protocol, opt["grpc-implementation"]);
 const durationS = Number(opt.duration);
 const concurrency = Number(opt.concurrency);
 const rounds = Number(opt.rounds);
@@ -36,32 +35,6 @@ const protocols = opt.protocol.split(",");
 
 const input0 = new Tensor("INPUT0", "INT32", [1, 16], Int32Array.from({ length: 16 }, (_, i) => i));
 const input1 = new Tensor("INPUT1", "INT32", [1, 16], new Int32Array(16).fill(1));
-
-/** The HTTP body @iaas/client sends for this request (binary inputs, binary_data_output). */
-function httpBody() {
-  const header = JSON.stringify({
-    inputs: [input0, input1].map((t) => ({ name: t.name, shape: t.shape, datatype: t.datatype, parameters: { binary_data_size: t.byteSize } })),
-    parameters: { binary_data_output: true },
-  });
-  return { header, body: Buffer.concat([Buffer.from(header), Buffer.from(input0.toRaw()), Buffer.from(input1.toRaw())]) };
-}
-
-/** The gRPC frame (flag byte, 4-byte big-endian length, message) of the same ModelInferRequest. */
-function grpcFrame() {
-  const def = protoLoader.loadSync("grpc_service.proto", { keepCase: true, longs: String, enums: String, includeDirs: [PROTO_DIR] });
-  const service = grpc.loadPackageDefinition(def).inference.GRPCInferenceService.service;
-  const message = service.ModelInfer.requestSerialize({
-    model_name: "simple",
-    model_version: "",
-    id: "",
-    inputs: [input0, input1].map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
-    raw_input_contents: [input0.toRaw(), input1.toRaw()],
-  });
-  const frame = Buffer.alloc(5 + message.length);
-  frame.writeUInt32BE(message.length, 1);
-  message.copy(frame, 5);
-  return frame;
-}
 
 /** Closed loop: `concurrency` callers, each awaiting its previous answer, for `seconds`. */
 async function clientLoop(client, seconds) {
@@ -90,41 +63,19 @@ async function clientLoop(client, seconds) {
   return { requests: done, failed, wallS: round(wallS), rps: Math.round(done / wallS), userS: round(cpu.user / 1e6), systemS: round(cpu.system / 1e6), cpuUsPerRequest: round((cpuS / done) * 1e6, 2) };
 }
 
-function runWrk(url, work, header) {
-  const lua = join(work, "post.lua");
-  writeFileSync(
-    lua,
-    `local f = io.open("${join(work, "request.bin")}", "rb")\nwrk.method = "POST"\nwrk.body = f:read("*a")\nf:close()\n` +
-      `wrk.headers["Content-Type"] = "application/octet-stream"\nwrk.headers["Inference-Header-Content-Length"] = "${Buffer.byteLength(header)}"\n`,
-  );
-  const r = runTimed("wrk", ["-t1", `-c${concurrency}`, `-d${durationS}s`, "-s", lua, url]);
-  const requests = Number(/(\d+) requests in/.exec(r.stdout)?.[1]);
-  const wallS = Number(/requests in ([\d.]+)s/.exec(r.stdout)?.[1]);
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(r.stdout)?.[1] ?? 0);
-  if (non2xx > 0) throw new Error(`wrk: ${non2xx} non-2xx answers`);
-  return { requests, wallS, rps: Math.round(requests / wallS), userS: r.userS, systemS: r.systemS, cpuUsPerRequest: round(((r.userS + r.systemS) / requests) * 1e6, 2) };
+/** CPU per request of a peer run (requests, wall seconds, user and system CPU seconds). */
+function peerRun({ requests, wallS, userS, systemS }) {
+  return { requests, wallS, rps: Math.round(requests / wallS), userS, systemS, cpuUsPerRequest: round(((userS + systemS) / requests) * 1e6, 2) };
 }
 
+function runWrk(url, work, headerLength) {
+  return peerRun(runWrkPost({ url, bodyFile: join(work, "request.bin"), headerLength, connections: concurrency, durationS, workDir: work }));
+}
+
+// One connection with `concurrency` streams, as the client's gRPC transport uses.
 function runH2load(grpcUrl, work) {
-  const r = runTimed("h2load", [
-    "-c1",
-    `-m${concurrency}`,
-    "-D",
-    String(durationS),
-    "-d",
-    join(work, "frame.bin"),
-    "-H",
-    "content-type: application/grpc",
-    "-H",
-    "te: trailers",
-    `http://${grpcUrl}/inference.GRPCInferenceService/ModelInfer`,
-  ]);
-  const succeeded = Number(/requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded/.exec(r.stdout)?.[1]);
-  const wallS = Number(/finished in ([\d.]+)s/.exec(r.stdout)?.[1]);
-  return { requests: succeeded, wallS, rps: Math.round(succeeded / wallS), userS: r.userS, systemS: r.systemS, cpuUsPerRequest: round(((r.userS + r.systemS) / succeeded) * 1e6, 2) };
+  return peerRun(runH2loadModelInfer({ target: grpcUrl, frameFile: join(work, "frame.bin"), connections: 1, streams: concurrency, durationS }));
 }
-
-const round = (x, d = 3) => Number(x.toFixed(d));
 
 async function inferenceCount(url, protocol) {
   const c = createClient({ url, protocol });
@@ -137,9 +88,18 @@ async function inferenceCount(url, protocol) {
 }
 
 const work = mkdtempSync(join(tmpdir(), "iaas-client-cpu-"));
-const { header, body } = httpBody();
+const { header, body } = binaryInferBody([input0, input1]);
 writeFileSync(join(work, "request.bin"), body);
-writeFileSync(join(work, "frame.bin"), grpcFrame());
+writeFileSync(
+  join(work, "frame.bin"),
+  await modelInferFrame({
+    model_name: "simple",
+    model_version: "",
+    id: "",
+    inputs: [input0, input1].map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+    raw_input_contents: [input0.toRaw(), input1.toRaw()],
+  }),
+);
 const server = await startReferenceServer();
 const results = {};
 try {
@@ -148,7 +108,7 @@ try {
     const url = protocol === "grpc" ? grpcUrl : httpUrl;
     const client = createClient({ url, protocol, connections: concurrency, ...grpcImpl(protocol) });
     const peerName = protocol === "grpc" ? "h2load" : "wrk";
-    const runPeer = () => (protocol === "grpc" ? runH2load(grpcUrl, work) : runWrk(`${httpUrl}/v2/models/simple/infer`, work, header));
+    const runPeer = () => (protocol === "grpc" ? runH2load(grpcUrl, work) : runWrk(`${httpUrl}/v2/models/simple/infer`, work, Buffer.byteLength(header)));
     // Warm both (JIT, connections), then alternate so drift on a shared machine hits both sides.
     await clientLoop(client, 1);
     const before = await inferenceCount(httpUrl, "http");

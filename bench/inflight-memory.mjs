@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { setImmediate as turn } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { createClient, Tensor } from "@iaas/client";
-import { benchDir, machine, stop, writeResult } from "./lib/harness.mjs";
+import { benchDir, grpcImplementationOption, machine, stop, writeResult } from "./lib/harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -26,7 +26,7 @@ const { values: opt } = parseArgs({
     "no-write": { type: "boolean", default: false },
   },
 });
-const grpcImpl = (protocol) => (protocol === "grpc" && opt["grpc-implementation"] ? { grpc: { implementation: opt["grpc-implementation"] } } : {});
+const grpcImpl = (protocol) => grpcImplementationOption(protocol, opt["grpc-implementation"]);
 if (typeof globalThis.gc !== "function") {
   console.error("inflight-memory: run with node --expose-gc");
   process.exit(1);

@@ -6,7 +6,7 @@
 //   node --expose-gc bench/large-tensor.mjs [--mib 64] [--calls 5] [--protocol http,grpc]
 import { parseArgs } from "node:util";
 import { createClient, Tensor } from "@iaas/client";
-import { machine, startReferenceServer, stop, writeResult } from "./lib/harness.mjs";
+import { grpcImplementationOption, machine, round, startReferenceServer, stop, writeResult } from "./lib/harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -20,14 +20,13 @@ const { values: opt } = parseArgs({
     "no-write": { type: "boolean", default: false },
   },
 });
-const grpcImpl = (protocol) => (protocol === "grpc" && opt["grpc-implementation"] ? { grpc: { implementation: opt["grpc-implementation"] } } : {});
+const grpcImpl = (protocol) => grpcImplementationOption(protocol, opt["grpc-implementation"]);
 if (typeof globalThis.gc !== "function") {
   console.error("large-tensor: run with node --expose-gc");
   process.exit(1);
 }
 const bytes = Number(opt.mib) * 2 ** 20;
 const calls = Number(opt.calls);
-const round = (x, d = 3) => Number(x.toFixed(d));
 
 const data = new Float32Array(bytes / 4);
 for (let i = 0; i < data.length; i++) data[i] = i % 1000;

@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { PROTO_DIR } from "@iaas/client/protocol";
-import { benchDir, machine, startNode, stop, writeResult } from "./lib/harness.mjs";
+import { benchDir, grpcFrame, machine, startNode, stop, writeResult } from "./lib/harness.mjs";
 
 const { values: opt } = parseArgs({
   options: {
@@ -38,9 +38,7 @@ const service = grpc.loadPackageDefinition(def).inference.GRPCInferenceService.s
 const data = Buffer.from(new Float32Array(elements).map((_, i) => i * 0.5).buffer);
 const request = { model_name: "identity_fp32", inputs: [{ name: "INPUT0", datatype: "FP32", shape: [String(elements)] }], raw_input_contents: [data] };
 const message = service.ModelInfer.requestSerialize(request);
-const frame = Buffer.alloc(5 + message.length);
-frame.writeUInt32BE(message.length, 1);
-message.copy(frame, 5);
+const frame = grpcFrame(message);
 
 /** h2load against `target` (host:port); returns requests/s of calls that ended with grpc-status 0. */
 function runH2load(target, work) {

@@ -4,15 +4,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { gunzipSync, inflateSync } from "node:zlib";
-import { startServer, type RunningServer } from "@iaas/server-native";
 import { InferenceError, Tensor, createClient, type ClientOptions } from "@iaas/client";
 import { startGrpcRecordingProxy, startHttpRecordingProxy, type GrpcRecordingProxy, type HttpRecordingProxy } from "./recording-proxy.ts";
+import { referenceServerForFile } from "./client-fixtures.ts";
 
-let srv: RunningServer;
-before(async () => {
-  srv = await startServer({ httpPort: 0, grpcPort: 0 });
-});
-after(() => srv.close());
+const ctx = referenceServerForFile();
 
 // Compressible but not constant: a ramp.
 const ramp = (n: number) => Float32Array.from({ length: n }, (_, i) => i % 1000);
@@ -30,7 +26,7 @@ async function inferThrough(options: ClientOptions, values: Float32Array, extra:
 describe("HTTP", () => {
   let proxy: HttpRecordingProxy;
   before(async () => {
-    proxy = await startHttpRecordingProxy(srv.httpUrl);
+    proxy = await startHttpRecordingProxy(ctx.srv.httpUrl);
   });
   after(() => proxy.close());
   const last = () => proxy.exchanges.at(-1)!;
@@ -107,7 +103,7 @@ describe("HTTP", () => {
 describe("gRPC", () => {
   let proxy: GrpcRecordingProxy;
   before(async () => {
-    proxy = await startGrpcRecordingProxy(srv.grpcUrl);
+    proxy = await startGrpcRecordingProxy(ctx.srv.grpcUrl);
   });
   after(() => proxy.close());
   const lastInfer = () => proxy.calls.filter((c) => c.path.endsWith("/ModelInfer")).at(-1)!;

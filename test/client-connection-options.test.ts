@@ -4,11 +4,11 @@
 // the reference server.
 import assert from "node:assert/strict";
 import net from "node:net";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startServer, type RunningServer } from "@iaas/server-native";
-import { InferenceError, Tensor, createClient, type ClientOptions, type InferenceClient } from "@iaas/client";
+import { InferenceError, Tensor, createClient } from "@iaas/client";
 import { startGrpcRecordingProxy, startHttpRecordingProxy } from "./recording-proxy.ts";
+import { referenceServerForFile, withClient } from "./client-fixtures.ts";
 
 /** Accepts TCP connections and never sends a byte: no TLS or HTTP/2 handshake ever completes. */
 async function silentPeer(): Promise<{ address: string; close(): Promise<void> }> {
@@ -30,20 +30,7 @@ async function silentPeer(): Promise<{ address: string; close(): Promise<void> }
   };
 }
 
-async function using<T>(options: ClientOptions, fn: (c: InferenceClient) => Promise<T>): Promise<T> {
-  const client = createClient({ retry: false, ...options });
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
-
-let srv: RunningServer;
-before(async () => {
-  srv = await startServer({ httpPort: 0, grpcPort: 0 });
-});
-after(() => srv.close());
+const ctx = referenceServerForFile();
 
 const small = () => [new Tensor("INPUT0", "FP32", [3], Float32Array.of(1, 2, 3))];
 
@@ -51,7 +38,7 @@ describe("connectTimeoutMs", () => {
   test("gRPC: a handshake that never completes fails as unavailable naming the address and the option", async () => {
     const peer = await silentPeer();
     try {
-      await using({ url: peer.address, protocol: "grpc", connectTimeoutMs: 300 }, async (c) => {
+      await withClient({ url: peer.address, protocol: "grpc", connectTimeoutMs: 300 }, async (c) => {
         await assert.rejects(c.serverMetadata(), (e: InferenceError) => {
           assert.equal(e.code, "unavailable");
           assert.match(e.message, new RegExp(`could not connect to ${peer.address} within 300 ms \\(connectTimeoutMs\\)`));
@@ -72,7 +59,7 @@ describe("connectTimeoutMs", () => {
   test("HTTPS: a TLS handshake that never completes fails as unavailable naming the address", async () => {
     const peer = await silentPeer();
     try {
-      await using({ url: `https://${peer.address}`, connectTimeoutMs: 300 }, async (c) => {
+      await withClient({ url: `https://${peer.address}`, connectTimeoutMs: 300 }, async (c) => {
         await assert.rejects(c.serverMetadata(), (e: InferenceError) => {
           assert.equal(e.code, "unavailable");
           assert.match(e.message, new RegExp(`${peer.address.replace(/\./g, "\\.")}.*300 ?ms`));
@@ -85,8 +72,8 @@ describe("connectTimeoutMs", () => {
   });
 
   test("with a live server the option costs nothing visible: calls succeed on both protocols", async () => {
-    for (const [url, protocol] of [[srv.httpUrl, "http"], [srv.grpcUrl, "grpc"]] as const) {
-      await using({ url, protocol, connectTimeoutMs: 2000 }, async (c) => {
+    for (const [url, protocol] of [[ctx.srv.httpUrl, "http"], [ctx.srv.grpcUrl, "grpc"]] as const) {
+      await withClient({ url, protocol, connectTimeoutMs: 2000 }, async (c) => {
         assert.equal(await c.isServerReady(), true);
         assert.deepEqual(Array.from((await c.infer("identity_fp32", small())).output("OUTPUT0").data as Float32Array), [1, 2, 3]);
       });
@@ -96,15 +83,15 @@ describe("connectTimeoutMs", () => {
 
 describe("HTTP pool options", () => {
   test("connections caps the sockets; keep-alive limits close idle ones", async () => {
-    const proxy = await startHttpRecordingProxy(srv.httpUrl);
+    const proxy = await startHttpRecordingProxy(ctx.srv.httpUrl);
     try {
-      await using({ url: proxy.url, connections: 2 }, async (c) => {
+      await withClient({ url: proxy.url, connections: 2 }, async (c) => {
         await Promise.all(Array.from({ length: 12 }, () => c.infer("identity_fp32", small())));
       });
       assert.ok(proxy.connections >= 1 && proxy.connections <= 2, `${proxy.connections} connections`);
 
       const before = proxy.connections;
-      await using({ url: proxy.url, connections: 1, http: { keepAliveTimeoutMs: 100, keepAliveMaxTimeoutMs: 100 } }, async (c) => {
+      await withClient({ url: proxy.url, connections: 1, http: { keepAliveTimeoutMs: 100, keepAliveMaxTimeoutMs: 100 } }, async (c) => {
         await c.serverMetadata();
         await c.serverMetadata();
         assert.equal(proxy.connections - before, 1, "back-to-back calls share the connection");
@@ -120,13 +107,13 @@ describe("HTTP pool options", () => {
   test("headersTimeoutMs bounds the wait for an answer; raw Pool options pass through", async () => {
     const peer = await silentPeer();
     try {
-      await using({ url: `http://${peer.address}`, http: { headersTimeoutMs: 200 } }, async (c) => {
+      await withClient({ url: `http://${peer.address}`, http: { headersTimeoutMs: 200 } }, async (c) => {
         await assert.rejects(c.serverMetadata(), (e: InferenceError) => e.code === "deadline_exceeded");
       });
     } finally {
       await peer.close();
     }
-    await using({ url: srv.httpUrl, http: { pool: { maxResponseSize: 64 } } }, async (c) => {
+    await withClient({ url: ctx.srv.httpUrl, http: { pool: { maxResponseSize: 64 } } }, async (c) => {
       await assert.rejects(c.modelConfig("identity_fp32"), (e: InferenceError) => e.code === "resource_exhausted");
     });
   });
@@ -134,9 +121,9 @@ describe("HTTP pool options", () => {
 
 describe("gRPC channel options", () => {
   test("keepalive pings go out at the configured interval; raw channel options pass through", async () => {
-    const proxy = await startGrpcRecordingProxy(srv.grpcUrl);
+    const proxy = await startGrpcRecordingProxy(ctx.srv.grpcUrl);
     try {
-      await using(
+      await withClient(
         {
           url: proxy.address,
           protocol: "grpc",
@@ -150,7 +137,7 @@ describe("gRPC channel options", () => {
         },
       );
       const quiet = proxy.pings;
-      await using({ url: proxy.address, protocol: "grpc" }, async (c) => {
+      await withClient({ url: proxy.address, protocol: "grpc" }, async (c) => {
         await c.serverMetadata();
         await sleep(300);
       });

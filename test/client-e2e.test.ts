@@ -20,6 +20,7 @@ import {
   type InferOptions,
   type InferenceClient,
 } from "@iaas/client";
+import { expectCode } from "./client-fixtures.ts";
 
 const configName = (dt: DataType) => (dt === "BYTES" ? "TYPE_STRING" : `TYPE_${dt}`);
 
@@ -89,17 +90,6 @@ function values(t: Tensor): unknown[] {
 
 function bytesHex(t: Tensor): string[] {
   return (t.data as readonly (Uint8Array | string)[]).map((e) => Buffer.from(typeof e === "string" ? Buffer.from(e) : e).toString("hex"));
-}
-
-async function expectCode(p: Promise<unknown>, code: string, message?: RegExp): Promise<InferenceError> {
-  const e = await p.then(
-    () => assert.fail(`expected a rejection with code ${code}`),
-    (err: unknown) => err,
-  );
-  assert.ok(e instanceof InferenceError, `expected an InferenceError, got ${String(e)}`);
-  assert.equal(e.code, code, e.message);
-  if (message) assert.match(e.message, message);
-  return e;
 }
 
 let server: Awaited<ReturnType<typeof startServer>>;

@@ -5,21 +5,12 @@
 // body timeouts and 100+ MB bodies both ways.
 import assert from "node:assert/strict";
 import net from "node:net";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { startServer, type RunningServer } from "@iaas/server-native";
-import { InferenceError, Tensor, createClient, type ClientOptions, type InferenceClient } from "@iaas/client";
+import { InferenceError, Tensor } from "@iaas/client";
 import { connectionFailure } from "../packages/client/src/transport/connection-failure.ts";
 import { startHttpRecordingProxy } from "./recording-proxy.ts";
-
-async function using<T>(options: ClientOptions, fn: (c: InferenceClient) => Promise<T>): Promise<T> {
-  const client = createClient({ retry: false, ...options });
-  try {
-    return await fn(client);
-  } finally {
-    await client.close();
-  }
-}
+import { referenceServerForFile, withClient } from "./client-fixtures.ts";
 
 interface PeerRequest {
   head: string;
@@ -92,19 +83,15 @@ async function scriptedPeer(answer: (socket: net.Socket, req: PeerRequest, index
 const metadata = JSON.stringify({ name: "scripted", version: "1", extensions: [] });
 const okHead = (length: number, extra = ""): string => `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}\r\n`;
 
-let srv: RunningServer;
-before(async () => {
-  srv = await startServer({ httpPort: 0, grpcPort: 0 });
-});
-after(() => srv.close());
+const ctx = referenceServerForFile();
 
 const small = () => [new Tensor("INPUT0", "FP32", [3], Float32Array.of(1, 2, 3))];
 
 describe("against the reference server", () => {
   test("keep-alive: sequential calls share one connection, concurrent ones stay within `connections`", async () => {
-    const proxy = await startHttpRecordingProxy(srv.httpUrl);
+    const proxy = await startHttpRecordingProxy(ctx.srv.httpUrl);
     try {
-      await using({ url: proxy.url, connections: 3 }, async (c) => {
+      await withClient({ url: proxy.url, connections: 3 }, async (c) => {
         for (let i = 0; i < 10; i++) assert.deepEqual(Array.from((await c.infer("identity_fp32", small())).output("OUTPUT0").data as Float32Array), [1, 2, 3]);
         assert.equal(proxy.connections, 1, "ten calls in a row, one connection");
         const answers = await Promise.all(Array.from({ length: 30 }, (_, i) => c.infer("identity_fp32", [new Tensor("INPUT0", "FP32", [1], Float32Array.of(i))])));
@@ -118,7 +105,7 @@ describe("against the reference server", () => {
   });
 
   test("abort while queued behind busy connections rejects at once and leaves the pool usable", async () => {
-    await using({ url: srv.httpUrl, connections: 1 }, async (c) => {
+    await withClient({ url: ctx.srv.httpUrl, connections: 1 }, async (c) => {
       const ac = new AbortController();
       const calls = Array.from({ length: 8 }, (_, i) => c.infer("identity_fp32", small(), i === 5 ? { signal: ac.signal } : {}));
       ac.abort();
@@ -146,7 +133,7 @@ describe("against scripted peers", () => {
       setTimeout(() => socket.write(`${(metadata.length - half).toString(16)};ext=1\r\n${metadata.slice(half)}\r\n0\r\nX-Trailer: t\r\n\r\n`), 5);
     });
     try {
-      await using({ url: peer.url }, async (c) => {
+      await withClient({ url: peer.url }, async (c) => {
         for (let i = 0; i < 3; i++) assert.equal((await c.serverMetadata()).name, "scripted");
         assert.equal(peer.connections, 1, "chunked answers keep the connection");
         for (let i = 0; i < 3; i++) assert.equal(await c.isServerLive(), true);
@@ -165,7 +152,7 @@ describe("against scripted peers", () => {
       setTimeout(() => socket.end(), 30); // the server's idle timeout, with no Keep-Alive hint
     });
     try {
-      await using({ url: peer.url }, async (c) => {
+      await withClient({ url: peer.url }, async (c) => {
         assert.equal((await c.serverMetadata()).name, "scripted");
         await sleep(150);
         assert.equal((await c.serverMetadata()).name, "scripted");
@@ -183,7 +170,7 @@ describe("against scripted peers", () => {
       else socket.destroy();
     });
     try {
-      await using({ url: peer.url }, async (c) => {
+      await withClient({ url: peer.url }, async (c) => {
         assert.equal((await c.serverMetadata()).name, "scripted");
         assert.equal((await c.serverMetadata()).name, "scripted", "the GET went out again on a fresh connection");
         assert.equal(peer.connections, 2);
@@ -207,7 +194,7 @@ describe("against scripted peers", () => {
       socket.write(okHead(metadata.length) + metadata.slice(0, 10));
     });
     try {
-      await using({ url: peer.url, http: { bodyTimeoutMs: 300 } }, async (c) => {
+      await withClient({ url: peer.url, http: { bodyTimeoutMs: 300 } }, async (c) => {
         const ac = new AbortController();
         const call = c.serverMetadata({ signal: ac.signal });
         await sleep(50);
@@ -245,7 +232,7 @@ describe("against scripted peers", () => {
       socket.write(Buffer.from(out.buffer));
     });
     try {
-      await using({ url: peer.url }, async (c) => {
+      await withClient({ url: peer.url }, async (c) => {
         const input = new Float32Array(elements).fill(0.5);
         const r = await c.infer("big", [new Tensor("INPUT0", "FP32", [elements], input)], { binaryInputs: true, binaryOutputs: true });
         assert.ok(received > 104 * MB, `peer received ${received} bytes`);
@@ -263,7 +250,7 @@ describe("against scripted peers", () => {
     const peer = await scriptedPeer(() => {});
     const url = peer.url;
     await peer.close();
-    await using({ url, connections: 4 }, async (c) => {
+    await withClient({ url, connections: 4 }, async (c) => {
       const settled = await Promise.allSettled(Array.from({ length: 12 }, () => c.infer("identity_fp32", small())));
       for (const s of settled) {
         assert.equal(s.status, "rejected");

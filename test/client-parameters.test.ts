@@ -7,7 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, type InferRequest, type RunningServer } from "@iaas/server-native";
-import { InferenceError, Tensor, createClient, type InferenceClient, type Protocol } from "@iaas/client";
+import { InferenceError, Tensor, type Protocol } from "@iaas/client";
+import { clientForSuite } from "./client-fixtures.ts";
 
 let repo: string;
 let srv: RunningServer;
@@ -44,11 +45,7 @@ const invalid = (p: Promise<unknown>, message: RegExp) =>
 
 for (const protocol of ["http", "grpc"] as Protocol[]) {
   describe(`over ${protocol}`, () => {
-    let client: InferenceClient;
-    before(() => {
-      client = createClient({ url: protocol === "http" ? srv.httpUrl : `grpc://${srv.grpcUrl}`, retry: false });
-    });
-    after(() => client.close());
+    const ctx = clientForSuite(() => srv, protocol);
 
     test("custom parameters of every kind round-trip exactly", async () => {
       const parameters = {
@@ -60,7 +57,7 @@ for (const protocol of ["http", "grpc"] as Protocol[]) {
         big: 2n ** 64n - 1n,
         negative: -(2n ** 62n),
       };
-      const r = await client.infer("ident", input(), { parameters });
+      const r = await ctx.client.infer("ident", input(), { parameters });
       // Integers beyond 2^53 come back as bigints, within it as numbers (as sent here).
       assert.deepEqual(r.parameters, parameters);
       assert.deepEqual([...(r.output("OUTPUT0").data as Int32Array)], [7, 8]);
@@ -68,11 +65,11 @@ for (const protocol of ["http", "grpc"] as Protocol[]) {
 
     test("priority and serverTimeoutUs reach the server as priority / timeout", async () => {
       seen.length = 0;
-      await client.infer("ident", input(), { priority: 3, serverTimeoutUs: 250_000n, parameters: { tag: "x" } });
+      await ctx.client.infer("ident", input(), { priority: 3, serverTimeoutUs: 250_000n, parameters: { tag: "x" } });
       assert.equal(seen.length, 1);
       assert.equal(seen[0]!.priority, 3);
       assert.equal(seen[0]!.timeoutUs, 250_000);
-      const r = await client.infer("ident", input(), { priority: 2n ** 63n });
+      const r = await ctx.client.infer("ident", input(), { priority: 2n ** 63n });
       assert.deepEqual(r.parameters, {}, "reserved parameters are not echoed");
       assert.equal(seen[1]!.priority, Number.MAX_SAFE_INTEGER);
     });
@@ -80,20 +77,20 @@ for (const protocol of ["http", "grpc"] as Protocol[]) {
     test("reserved names and bad values are refused before sending, naming the parameter", async () => {
       seen.length = 0;
       for (const name of ["sequence_id", "sequence_start", "sequence_end", "priority", "timeout", "headers", "binary_data_output", "triton_enable_empty_final_response", "shared_memory_region"])
-        await invalid(client.infer("ident", input(), { parameters: { [name]: 1 } }), new RegExp(`parameter "${name}" is reserved by the protocol`));
-      await invalid(client.infer("ident", input(), { parameters: { priority: 1 } }), /use InferOptions\.priority/);
-      await invalid(client.infer("ident", input(), { parameters: { timeout: 1 } }), /use InferOptions\.serverTimeoutUs/);
+        await invalid(ctx.client.infer("ident", input(), { parameters: { [name]: 1 } }), new RegExp(`parameter "${name}" is reserved by the protocol`));
+      await invalid(ctx.client.infer("ident", input(), { parameters: { priority: 1 } }), /use InferOptions\.priority/);
+      await invalid(ctx.client.infer("ident", input(), { parameters: { timeout: 1 } }), /use InferOptions\.serverTimeoutUs/);
       for (const name of ["classification", "binary_data", "shared_memory_offset"])
         await invalid(
-          client.infer("ident", input(), { outputs: [{ name: "OUTPUT0", parameters: { [name]: 1 } }] }),
+          ctx.client.infer("ident", input(), { outputs: [{ name: "OUTPUT0", parameters: { [name]: 1 } }] }),
           new RegExp(`output "OUTPUT0": parameter "${name}" is reserved`),
         );
-      await invalid(client.infer("ident", input(), { parameters: { x: Number.NaN } }), /parameter "x" must be a boolean, finite number, string or bigint/);
-      await invalid(client.infer("ident", input(), { parameters: { x: null as never } }), /parameter "x"/);
-      await invalid(client.infer("ident", input(), { priority: -1 }), /priority must be a non-negative integer/);
-      await invalid(client.infer("ident", input(), { priority: 1.5 }), /priority must be a non-negative integer/);
-      await invalid(client.infer("ident", input(), { serverTimeoutUs: 2n ** 63n }), /serverTimeoutUs must be a non-negative integer \(int64\)/);
-      await invalid(client.infer("ident", input(), { outputs: [{ name: "OUTPUT0", classCount: 0 }] }), /classCount must be a positive integer/);
+      await invalid(ctx.client.infer("ident", input(), { parameters: { x: Number.NaN } }), /parameter "x" must be a boolean, finite number, string or bigint/);
+      await invalid(ctx.client.infer("ident", input(), { parameters: { x: null as never } }), /parameter "x"/);
+      await invalid(ctx.client.infer("ident", input(), { priority: -1 }), /priority must be a non-negative integer/);
+      await invalid(ctx.client.infer("ident", input(), { priority: 1.5 }), /priority must be a non-negative integer/);
+      await invalid(ctx.client.infer("ident", input(), { serverTimeoutUs: 2n ** 63n }), /serverTimeoutUs must be a non-negative integer \(int64\)/);
+      await invalid(ctx.client.infer("ident", input(), { outputs: [{ name: "OUTPUT0", classCount: 0 }] }), /classCount must be a positive integer/);
       assert.equal(seen.length, 0, "nothing reached the server");
     });
   });

@@ -9,18 +9,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_MODEL_REPOSITORY, startServer, type RunningServer } from "@iaas/server-native";
 import { InferenceError, Tensor, createClient, type InferResult, type InferenceClient, type SequenceId } from "@iaas/client";
+import { expectCode } from "./client-fixtures.ts";
 
 const value = (v: number): Tensor[] => [new Tensor("INPUT", "INT32", [1, 1], Int32Array.of(v))];
 const sum = (r: InferResult): number => (r.output("OUTPUT").data as Int32Array)[0]!;
-
-async function expectCode(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof InferenceError, `expected an InferenceError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
-}
 
 // The shipped repository plus `idle_sequence`: simple_sequence with one slot and a 200 ms idle limit.
 function makeRepository(): string {

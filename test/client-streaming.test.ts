@@ -7,6 +7,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startServer, type RunningServer } from "@iaas/server-native";
 import { InferenceError, Tensor, createClient, type InferResult, type InferenceClient, type StreamResponse } from "@iaas/client";
+import { expectCode } from "./client-fixtures.ts";
 
 function repeatInputs(values: number[], delays: number[], wait = 0): Tensor[] {
   return [
@@ -22,15 +23,6 @@ async function collect(iterable: AsyncIterable<StreamResponse>): Promise<StreamR
   const items: StreamResponse[] = [];
   for await (const item of iterable) items.push(item);
   return items;
-}
-
-async function expectCode(p: Promise<unknown>, code: string, message?: RegExp): Promise<void> {
-  await assert.rejects(p, (e: unknown) => {
-    assert.ok(e instanceof InferenceError, `expected an InferenceError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (message) assert.match(e.message, message);
-    return true;
-  });
 }
 
 describe("client streaming", () => {

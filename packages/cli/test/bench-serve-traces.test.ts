@@ -3,10 +3,9 @@
 // (from bench) must be the parent of the SERVER span (from serve): same trace id, parentSpanId = client span id.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { BIN, iaas } from "./support/cli-process.ts";
+import { iaas, startServe } from "./support/cli-process.ts";
 
 interface OtlpSpan {
   traceId: string;
@@ -32,31 +31,7 @@ async function receiver(): Promise<{ url: string; spans: OtlpSpan[]; close(): Pr
   return { url: `http://127.0.0.1:${port}`, spans, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-function serve(args: string[]): Promise<{ httpUrl: string; grpcUrl: string; stop(): Promise<number | null> }> {
-  const child = spawn(process.execPath, [BIN, "serve", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let err = "";
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      const line = out.split("\n").find((l) => l.includes('"listening"'));
-      if (!line) return;
-      const event = JSON.parse(line) as { httpUrl: string; grpcUrl: string };
-      resolve({
-        ...event,
-        stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-          return exited;
-        },
-      });
-    });
-    void exited.then((code) => reject(new Error(`iaas serve exited with ${code} before listening:\n${err}`)));
-  });
-}
+const serve = (args: string[]) => startServe(["--metrics-port", "0", ...args]);
 
 const SHORT = ["--warmup-ms", "0", "--measurement-interval", "250", "--max-trials", "3", "-c", "2", "-m", "simple"];
 

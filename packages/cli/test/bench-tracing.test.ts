@@ -3,9 +3,9 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server as HttpServer } from "node:http";
-import { createClient } from "@iaas/client";
 import { startServer, DEFAULT_MODEL_REPOSITORY } from "@iaas/server-native";
 import { iaas } from "./support/cli-process.ts";
+import { successCount } from "./support/server-stats.ts";
 import { parseTraceRate, tracesUrl } from "../src/tracing/trace-options.ts";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
@@ -41,15 +41,7 @@ after(async () => {
   await new Promise((resolve) => collector.close(resolve));
 });
 
-async function served(): Promise<number> {
-  const c = createClient({ url: server.httpUrl });
-  try {
-    const [s] = await c.modelStatistics("simple");
-    return Number(s!.inference_stats.success.count);
-  } finally {
-    await c.close();
-  }
-}
+const served = (): Promise<number> => successCount(server.httpUrl, "simple");
 
 const SHORT = ["--warmup-ms", "0", "--measurement-interval", "250", "--max-trials", "3", "-c", "2"];
 

@@ -2,27 +2,9 @@
 // named models and lets the API load others; none refuses API loads; bad combinations are usage errors.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { startServe, type ServeExit } from "./support/cli-process.ts";
 
-const BIN = fileURLToPath(new URL("../dist/bin/iaas.js", import.meta.url));
-
-function serve(extra: string[]): Promise<{ httpUrl: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, "serve", "--http-port", "0", "--grpc-port", "0", "--metrics-port", "0", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      const line = out.split("\n").find((l) => l.startsWith("{"));
-      if (!line) return;
-      const exited = new Promise<void>((r) => child.once("exit", () => r()));
-      resolve({ httpUrl: JSON.parse(line).httpUrl, stop: () => (child.kill("SIGTERM"), exited) });
-    });
-    child.once("exit", (code) => reject(Object.assign(new Error(`iaas serve exited with ${code}: ${err}`), { code, stderr: err })));
-  });
-}
+const serve = (extra: string[]) => startServe(["--metrics-port", "0", ...extra]);
 
 const readyModels = async (url: string): Promise<string[]> =>
   ((await (await fetch(`${url}/v2/repository/index`, { method: "POST", body: JSON.stringify({ ready: true }) })).json()) as { name: string }[]).map((m) => m.name);
@@ -52,7 +34,7 @@ test("--model-control-mode none refuses API unload with 503", async () => {
 
 test("bad model control flags are usage errors (exit 2)", async () => {
   const usage = (args: string[], message: RegExp) =>
-    assert.rejects(serve(args), (e: Error & { code: number; stderr: string }) => {
+    assert.rejects(serve(args), (e: ServeExit) => {
       assert.equal(e.code, 2);
       assert.match(e.stderr, message);
       return true;

@@ -3,13 +3,13 @@
 // --metrics-port serves Prometheus metrics; --allow-metrics=false turns them off.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createServer, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { createClient, Tensor } from "@iaas/client";
-import { BIN } from "./support/cli-process.ts";
+import { BIN, startServe as serve } from "./support/cli-process.ts";
 
 interface OtlpSpan {
   traceId: string;
@@ -58,41 +58,6 @@ function freePort(): Promise<number> {
       const { port } = s.address() as AddressInfo;
       s.close(() => resolve(port));
     });
-  });
-}
-
-interface Serve {
-  httpUrl: string;
-  grpcUrl: string;
-  metricsPort?: number;
-  metricsUrl?: string;
-  stderr: () => string;
-  stop(): Promise<number | null>;
-}
-
-function serve(args: string[]): Promise<Serve> {
-  const child: ChildProcess = spawn(process.execPath, [BIN, "serve", "--http-port", "0", "--grpc-port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let err = "";
-  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
-  const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-  return new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => {
-      out += d;
-      const line = out.split("\n").find((l) => l.includes('"listening"'));
-      if (line) {
-        const event = JSON.parse(line) as { httpUrl: string; grpcUrl: string; metricsPort?: number; metricsUrl?: string };
-        resolve({
-          ...event,
-          stderr: () => err,
-          stop: async () => {
-            if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-            return exited;
-          },
-        });
-      }
-    });
-    void exited.then((code) => reject(new Error(`iaas serve exited with ${code} before listening:\n${err}`)));
   });
 }
 

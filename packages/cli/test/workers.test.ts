@@ -4,9 +4,9 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createClient } from "@iaas/client";
 import { startServer, DEFAULT_MODEL_REPOSITORY } from "@iaas/server-native";
 import { iaas, tempDir } from "./support/cli-process.ts";
+import { successCount } from "./support/server-stats.ts";
 import { AUTO_WORKERS, bench, clientLimited } from "../src/bench.ts";
 import { startServe } from "./support/cli-process.ts";
 import { decodeHistogram } from "../src/load/histogram.ts";
@@ -18,15 +18,7 @@ before(async () => {
 });
 after(() => server.close());
 
-async function served(): Promise<number> {
-  const c = createClient({ url: server.httpUrl });
-  try {
-    const [s] = await c.modelStatistics("simple");
-    return Number(s!.inference_stats.success.count);
-  } finally {
-    await c.close();
-  }
-}
+const served = (): Promise<number> => successCount(server.httpUrl, "simple");
 
 const SHORT = ["--warmup-ms", "100", "--measurement-interval", "300", "--max-trials", "3"];
 

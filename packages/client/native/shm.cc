@@ -2,6 +2,8 @@
 // into the process as external ArrayBuffers. See src/shm/addon.ts for the contract.
 #include <napi.h>
 
+#include "shm_mapping.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -17,50 +19,9 @@
 namespace iaas_shm {
 namespace {
 
+using iaas_posix_shm::ThrowErrno;
+
 constexpr double kMaxSafeInteger = 9007199254740991.0;
-
-// One mmap of a whole object. Whichever comes first of unmap() and the collection of the ArrayBuffer does
-// the munmap; the other finds it done. Both run on the JS thread.
-struct Mapping {
-  void* base = nullptr;
-  size_t length = 0;
-  bool mapped = true;
-
-  void Unmap() {
-    if (!mapped) return;
-    munmap(base, length);
-    mapped = false;
-  }
-};
-
-struct UnmapState {
-  std::shared_ptr<Mapping> mapping;
-  Napi::Reference<Napi::ArrayBuffer> buffer;  // weak
-};
-
-const char* ErrnoCode(int err) {
-  switch (err) {
-    case ENOENT: return "ENOENT";
-    case EEXIST: return "EEXIST";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EINVAL: return "EINVAL";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOMEM: return "ENOMEM";
-    case ENOSPC: return "ENOSPC";
-    case EFBIG: return "EFBIG";
-    default: return "ERR_IAAS_SHM_SYSTEM";
-  }
-}
-
-[[noreturn]] void ThrowErrno(Napi::Env env, const std::string& message, int err) {
-  Napi::Error error = Napi::Error::New(env, message + ": " + std::strerror(err));
-  error.Set("code", Napi::String::New(env, ErrnoCode(err)));
-  error.Set("errno", Napi::Number::New(env, err));
-  throw error;
-}
 
 std::string Key(const Napi::CallbackInfo& info, const char* fn) {
   if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": key must be a string");
@@ -87,41 +48,11 @@ Napi::Object MapWhole(Napi::Env env, int fd, size_t length, const std::string& k
   close(fd);
   if (base == MAP_FAILED) ThrowErrno(env, "cannot map shared memory object '" + key + "'", mapErr);
 
-  auto mapping = std::make_shared<Mapping>();
-  mapping->base = base;
-  mapping->length = length;
-  auto* hint = new std::shared_ptr<Mapping>(mapping);
-  Napi::ArrayBuffer buffer;
-  try {
-    buffer = Napi::ArrayBuffer::New(
-        env, base, length,
-        [](Napi::Env, void*, std::shared_ptr<Mapping>* finalized) {
-          (*finalized)->Unmap();
-          delete finalized;
-        },
-        hint);
-  } catch (...) {
-    delete hint;
-    mapping->Unmap();
-    throw;
-  }
-  auto state = std::make_shared<UnmapState>();
-  state->mapping = mapping;
-  state->buffer = Napi::Weak(buffer);
-  // Detaching first empties every JS view, so a stale view reads nothing instead of unmapped memory.
-  Napi::Function unmap = Napi::Function::New(
-      env,
-      [state](const Napi::CallbackInfo&) {
-        if (!state->mapping->mapped) return;
-        Napi::ArrayBuffer ab = state->buffer.Value();
-        if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
-        state->mapping->Unmap();
-      },
-      "unmap");
+  iaas_posix_shm::MappedBuffer mapped = iaas_posix_shm::WrapMapping(env, base, length, base, length);
   Napi::Object result = Napi::Object::New(env);
-  result.Set("buffer", buffer);
+  result.Set("buffer", mapped.buffer);
   result.Set("byteSize", Napi::Number::New(env, static_cast<double>(length)));
-  result.Set("unmap", unmap);
+  result.Set("unmap", mapped.unmap);
   return result;
 }
 
@@ -151,21 +82,14 @@ Napi::Value Create(const Napi::CallbackInfo& info) {
 Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::string key = Key(info, "open");
-  const int fd = shm_open(key.c_str(), O_RDWR, 0);
-  if (fd < 0) ThrowErrno(env, "cannot open shared memory object '" + key + "'", errno);
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
-    close(fd);
-    ThrowErrno(env, "cannot stat shared memory object '" + key + "'", err);
-  }
-  if (st.st_size <= 0) {
+  const auto [fd, size] = iaas_posix_shm::OpenExisting(env, key);
+  if (size == 0) {
     close(fd);
     Napi::Error error = Napi::Error::New(env, "shared memory object '" + key + "' is empty (0 bytes); nothing to map");
     error.Set("code", Napi::String::New(env, "ERR_IAAS_SHM_EMPTY"));
     throw error;
   }
-  return MapWhole(env, fd, static_cast<size_t>(st.st_size), key);
+  return MapWhole(env, fd, static_cast<size_t>(size), key);
 }
 
 // unlink(key): true when removed, false when there was no such object.

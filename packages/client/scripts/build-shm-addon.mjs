@@ -17,6 +17,8 @@ import { fileURLToPath } from "node:url";
 const SCRIPT = fileURLToPath(import.meta.url);
 const PKG = resolve(dirname(SCRIPT), "..");
 const SOURCE = join(PKG, "native", "shm.cc");
+// Header shared with @iaas/server-native's addon (it adds native/ to its include path).
+const HEADERS = [join(PKG, "native", "shm_mapping.h")];
 const ADDON_FILE = "iaas_shm.node";
 const NAPI_VERSION = 8;
 
@@ -83,6 +85,7 @@ function plan() {
   const hash = createHash("sha256")
     .update(readFileSync(SCRIPT, "utf8")).update("\0")
     .update(readFileSync(SOURCE, "utf8")).update("\0")
+    .update(HEADERS.map((h) => readFileSync(h, "utf8")).join("\0")).update("\0")
     .update(JSON.stringify({ cxx, flags, linkFlags, versions, arch: process.arch }))
     .digest("hex");
   return { cxx, flags, linkFlags, hash };

@@ -1,5 +1,8 @@
 #include "shared_memory.h"
 
+// From packages/client/native (on the include path, see scripts/build-addon.mjs).
+#include "shm_mapping.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -17,46 +20,7 @@ namespace {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
-// One mmap of a shared-memory object. Whichever comes first of unmap() and the collection of the
-// ArrayBuffer over it does the munmap; the other finds it done. Both run on the JS thread.
-struct Mapping {
-  void* base = nullptr;
-  size_t length = 0;
-  bool mapped = true;
-
-  void Unmap() {
-    if (!mapped) return;
-    munmap(base, length);
-    mapped = false;
-  }
-};
-
-struct UnmapState {
-  std::shared_ptr<Mapping> mapping;
-  Napi::Reference<Napi::ArrayBuffer> buffer;  // weak: does not keep the buffer alive
-};
-
-const char* ErrnoCode(int err) {
-  switch (err) {
-    case ENOENT: return "ENOENT";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EINVAL: return "EINVAL";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case ENOMEM: return "ENOMEM";
-    case ENODEV: return "ENODEV";
-    default: return "ERR_IAAS_SHM_SYSTEM";
-  }
-}
-
-[[noreturn]] void ThrowErrno(Napi::Env env, const std::string& message, int err) {
-  Napi::Error error = Napi::Error::New(env, message + ": " + std::strerror(err));
-  error.Set("code", Napi::String::New(env, ErrnoCode(err)));
-  error.Set("errno", Napi::Number::New(env, err));
-  throw error;
-}
+using iaas_posix_shm::ThrowErrno;
 
 uint64_t ParseSize(Napi::Env env, Napi::Value v, const char* name, bool positive) {
   if (!v.IsNumber()) throw Napi::TypeError::New(env, std::string("mapSharedMemory: ") + name + " must be a number");
@@ -80,15 +44,7 @@ Napi::Value MapSharedMemory(const Napi::CallbackInfo& info) {
   const uint64_t offset = ParseSize(env, info[1], "offset", false);
   const uint64_t byteSize = ParseSize(env, info[2], "byteSize", true);
 
-  const int fd = shm_open(key.c_str(), O_RDWR, 0);
-  if (fd < 0) ThrowErrno(env, "cannot open shared memory object '" + key + "'", errno);
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    const int err = errno;
-    close(fd);
-    ThrowErrno(env, "cannot stat shared memory object '" + key + "'", err);
-  }
-  const uint64_t objectSize = st.st_size < 0 ? 0 : static_cast<uint64_t>(st.st_size);
+  const auto [fd, objectSize] = iaas_posix_shm::OpenExisting(env, key);
   if (offset > objectSize || byteSize > objectSize - offset) {
     close(fd);
     Napi::Error error = Napi::RangeError::New(
@@ -108,46 +64,14 @@ Napi::Value MapSharedMemory(const Napi::CallbackInfo& info) {
   close(fd);
   if (base == MAP_FAILED) ThrowErrno(env, "cannot map shared memory object '" + key + "'", mapErr);
 
-  auto mapping = std::make_shared<Mapping>();
-  mapping->base = base;
-  mapping->length = length;
   void* data = static_cast<uint8_t*>(base) + (offset - alignedOffset);
-
-  auto* hint = new std::shared_ptr<Mapping>(mapping);
-  Napi::ArrayBuffer buffer;
-  try {
-    buffer = Napi::ArrayBuffer::New(
-        env, data, static_cast<size_t>(byteSize),
-        [](Napi::Env, void*, std::shared_ptr<Mapping>* finalized) {
-          (*finalized)->Unmap();
-          delete finalized;
-        },
-        hint);
-  } catch (...) {
-    delete hint;
-    mapping->Unmap();
-    throw;
-  }
-
-  auto state = std::make_shared<UnmapState>();
-  state->mapping = mapping;
-  state->buffer = Napi::Weak(buffer);
-  // Detaching first empties every JS view of the buffer, so a stale view reads nothing instead of
-  // touching unmapped memory.
-  Napi::Function unmap = Napi::Function::New(
-      env,
-      [state](const Napi::CallbackInfo& call) {
-        if (!state->mapping->mapped) return;
-        Napi::ArrayBuffer ab = state->buffer.Value();
-        if (!ab.IsEmpty() && !ab.IsDetached()) ab.Detach();
-        state->mapping->Unmap();
-      },
-      "unmap");
+  iaas_posix_shm::MappedBuffer mapped =
+      iaas_posix_shm::WrapMapping(env, base, length, data, static_cast<size_t>(byteSize));
 
   Napi::Object result = Napi::Object::New(env);
-  result.Set("buffer", buffer);
+  result.Set("buffer", mapped.buffer);
   result.Set("objectSize", Napi::Number::New(env, static_cast<double>(objectSize)));
-  result.Set("unmap", unmap);
+  result.Set("unmap", mapped.unmap);
   return result;
 }
 

@@ -112,6 +112,16 @@ function packageDir(require, name) {
   }
 }
 
+// Looked up through node_modules directly: @iaas/client exports neither its package.json nor native/, and
+// its dist/ may not be built yet when the addon is.
+function clientPackageDir(require) {
+  for (const modules of require.resolve.paths("@iaas/client") ?? []) {
+    const dir = join(modules, "@iaas", "client");
+    if (existsSync(join(dir, "native", "shm_mapping.h"))) return realpathSync(dir);
+  }
+  throw new BuildError("@iaas/client (with native/shm_mapping.h) is not installed; run pnpm install in the repository root");
+}
+
 function listFiles(dir, test) {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
@@ -126,17 +136,18 @@ function sha256(...parts) {
   return hash.digest("hex");
 }
 
-// The file and every header it pulls in with #include "..." (recursively), so an object is recompiled
-// exactly when something it includes from native/ changed. System and <...> headers are not followed.
-function localIncludeClosure(file, readCache) {
+// The file and every header it pulls in with #include "..." (recursively; found beside the including file
+// or in one of includeDirs), so an object is recompiled exactly when something it includes from native/
+// or @iaas/client's native/ changed. System and <...> headers are not followed.
+function localIncludeClosure(file, readCache, includeDirs) {
   const seen = new Set();
   const visit = (path) => {
     if (seen.has(path)) return;
     seen.add(path);
     if (!readCache.has(path)) readCache.set(path, readFileSync(path, "utf8"));
     for (const match of readCache.get(path).matchAll(/^\s*#\s*include\s+"([^"]+)"/gm)) {
-      const target = resolve(dirname(path), match[1]);
-      if (existsSync(target)) visit(target);
+      const target = [dirname(path), ...includeDirs].map((dir) => resolve(dir, match[1])).find((f) => existsSync(f));
+      if (target) visit(target);
     }
   };
   visit(file);
@@ -154,6 +165,8 @@ function plan() {
   const napiHeadersPkg = packageDir(require, "node-api-headers");
   const napiHeaders = join(napiHeadersPkg, "include");
   const addonApi = packageDir(require, "node-addon-api");
+  // shared_memory.cc maps shm objects with the client's header-only helper (native/shm_mapping.h).
+  const clientNative = join(clientPackageDir(require), "native");
   const { nvcc, why: cudaSkipped } = findNvcc();
   const cuda = nvcc ? { nvcc, ...findCudaRoot(nvcc), archs: cudaArchs() } : null;
   const x64 = process.arch === "x64";
@@ -167,7 +180,10 @@ function plan() {
     "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi", ...defines, `-I${napiHeaders}`, `-I${addonApi}`];
 
   const units = [];
-  for (const src of listFiles(NATIVE, (n) => n.endsWith(".cc"))) units.push({ src, tool: "cxx", flags: cxxFlags });
+  for (const src of listFiles(NATIVE, (n) => n.endsWith(".cc"))) {
+    const flags = basename(src) === "shared_memory.cc" ? [...cxxFlags, `-I${clientNative}`] : cxxFlags;
+    units.push({ src, tool: "cxx", flags });
+  }
   if (x64) {
     for (const src of listFiles(join(NATIVE, "x86"), (n) => n.endsWith(".cc"))) {
       units.push({ src, tool: "cxx", flags: [...cxxFlags, "-mavx2", "-mfma"] });
@@ -194,7 +210,7 @@ function plan() {
   const readCache = new Map();
   const versions = [napiHeadersPkg, addonApi].map((d) => JSON.parse(readFileSync(join(d, "package.json"), "utf8")).version);
   for (const unit of units) {
-    const sources = localIncludeClosure(unit.src, readCache);
+    const sources = localIncludeClosure(unit.src, readCache, [clientNative]);
     unit.key = sha256(unit.tool, unit.tool === "cxx" ? cxx : cuda.nvcc, JSON.stringify(unit.flags),
       ...sources.map((f) => `${relative(NATIVE, f)}\n${readCache.get(f)}`));
   }

@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { decodeBytesElements, toFp16 } from "@iaas/client/protocol";
-import { DEFAULT_MODEL_REPOSITORY, startServer, type RunningServer } from "../src/server.ts";
+import { DEFAULT_MODEL_REPOSITORY } from "../src/server.ts";
 import { denseForward, generateDenseLayers } from "../src/backends/dense-mlp-weights.ts";
-import { binaryBody, grpcClient, http, postJson, splitBinaryResponse, tempRepository, type GrpcTestClient } from "./helpers.ts";
+import { binaryBody, http, postJson, serveForSuite, splitBinaryResponse } from "./helpers.ts";
 
 const batched = (name: string, type: string, labels = "") => `name: "${name}"
 backend: "identity"
@@ -18,7 +18,7 @@ input [ { name: "INPUT0", data_type: ${type}, dims: [ 5 ] } ]
 output [ { name: "OUTPUT0", data_type: ${type}, dims: [ 5 ]${labels ? ` label_filename: "${labels}"` : ""} } ]
 instance_group [ { kind: KIND_CPU } ]`;
 
-const repo = tempRepository({
+const ctx = serveForSuite({
   cls_fp32: batched("cls_fp32", "TYPE_FP32", "labels.txt"),
   cls_int32: batched("cls_int32", "TYPE_INT32"),
   cls_fp16: batched("cls_fp16", "TYPE_FP16"),
@@ -37,20 +37,9 @@ instance_group [ { kind: KIND_CPU } ]`,
   dense_mlp: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "config.pbtxt"), "utf8"),
 });
 // Labels with a ':' inside: only the first two colons separate the fields.
-writeFileSync(join(repo.dir, "cls_fp32", "labels.txt"), "cat\ndog\nbird: small\nfish\n");
-writeFileSync(join(repo.dir, "dense_mlp", "labels.txt"), readFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "labels.txt")));
+writeFileSync(join(ctx.dir, "cls_fp32", "labels.txt"), "cat\ndog\nbird: small\nfish\n");
+writeFileSync(join(ctx.dir, "dense_mlp", "labels.txt"), readFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "labels.txt")));
 
-let srv: RunningServer;
-let client: GrpcTestClient;
-before(async () => {
-  srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
-  client = grpcClient(srv.grpcUrl);
-});
-after(async () => {
-  client.close();
-  await srv.close();
-  repo.remove();
-});
 
 const ROWS = [
   [0.1, 0.9, 0.5, -1, 0.7],
@@ -58,7 +47,7 @@ const ROWS = [
 ];
 
 test("HTTP JSON: top N per batch element, labels where the file has one, value with 6 decimals", async () => {
-  const r = await postJson(srv.httpUrl, "/v2/models/cls_fp32/infer", {
+  const r = await postJson(ctx.srv.httpUrl, "/v2/models/cls_fp32/infer", {
     inputs: [{ name: "INPUT0", datatype: "FP32", shape: [2, 5], data: ROWS.flat() }],
     outputs: [{ name: "OUTPUT0", parameters: { classification: 3 } }],
   });
@@ -78,7 +67,7 @@ test("HTTP JSON: top N per batch element, labels where the file has one, value w
 });
 
 test("HTTP binary output, integer values, N capped at the class count, non-batched shape [N]", async () => {
-  const ints = await postJson(srv.httpUrl, "/v2/models/cls_int32/infer", {
+  const ints = await postJson(ctx.srv.httpUrl, "/v2/models/cls_int32/infer", {
     inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1, 5], data: [4, -8, 16, 15, 0] }],
     outputs: [{ name: "OUTPUT0", parameters: { classification: 9, binary_data: true } }],
   });
@@ -87,7 +76,7 @@ test("HTTP binary output, integer values, N capped at the class count, non-batch
   assert.deepEqual(decodeBytesElements(blobs.get("OUTPUT0")!).map((b) => Buffer.from(b).toString()), ["16:2", "15:3", "4:0", "0:4", "-8:1"]);
 
   // INT64 beyond 2^53 keeps its exact value in the result string.
-  const flat = await http(srv.httpUrl, "/v2/models/cls_flat/infer", {
+  const flat = await http(ctx.srv.httpUrl, "/v2/models/cls_flat/infer", {
     body: '{"inputs":[{"name":"INPUT0","datatype":"INT64","shape":[4],"data":[1,9007199254740993,3,-2]}],"outputs":[{"name":"OUTPUT0","parameters":{"classification":2}}]}',
   });
   assert.equal(flat.status, 200, flat.body.toString());
@@ -101,13 +90,13 @@ test("FP16 outputs are classified by their float value; binary request bodies wo
     { inputs: [{ name: "INPUT0", datatype: "FP16", shape: [1, 5], parameters: { binary_data_size: 10 } }], outputs: [{ name: "OUTPUT0", parameters: { classification: 2 } }] },
     [new Uint8Array(half.buffer)],
   );
-  const r = await http(srv.httpUrl, "/v2/models/cls_fp16/infer", { body, headers: { "Inference-Header-Content-Length": String(headerLength) } });
+  const r = await http(ctx.srv.httpUrl, "/v2/models/cls_fp16/infer", { body, headers: { "Inference-Header-Content-Length": String(headerLength) } });
   assert.equal(r.status, 200, r.body.toString());
   assert.deepEqual(r.json().outputs[0].data, ["2.000000:1", "1.500000:3"]);
 });
 
 test("gRPC: classification as int64_param, result in raw_output_contents", async () => {
-  const res = await client.call("ModelInfer", {
+  const res = await ctx.client.call("ModelInfer", {
     model_name: "cls_fp32",
     inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1, 5] }],
     outputs: [{ name: "OUTPUT0", parameters: { classification: { int64_param: 2 } } }],
@@ -120,7 +109,7 @@ test("gRPC: classification as int64_param, result in raw_output_contents", async
 
 test("dense_mlp ships labels: the top classes are the reference forward pass's largest outputs", async () => {
   const x = Array.from({ length: 256 }, (_, i) => Math.cos(i / 7));
-  const r = await postJson(srv.httpUrl, "/v2/models/dense_mlp/infer", {
+  const r = await postJson(ctx.srv.httpUrl, "/v2/models/dense_mlp/infer", {
     inputs: [{ name: "INPUT0", datatype: "FP32", shape: [1, 256], data: x }],
     outputs: [{ name: "OUTPUT0", parameters: { classification: 3 } }],
   });
@@ -134,20 +123,20 @@ test("dense_mlp ships labels: the top classes are the reference forward pass's l
 });
 
 test("bad requests: N not a positive integer, BYTES outputs; a missing label file fails the load", async () => {
-  const bad = await postJson(srv.httpUrl, "/v2/models/cls_int32/infer", {
+  const bad = await postJson(ctx.srv.httpUrl, "/v2/models/cls_int32/infer", {
     inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1, 5], data: [1, 2, 3, 4, 5] }],
     outputs: [{ name: "OUTPUT0", parameters: { classification: 0 } }],
   });
   assert.equal(bad.status, 400);
   assert.match(bad.json().error, /output 'OUTPUT0': parameter 'classification' must be a positive integer/);
-  const bytes = await postJson(srv.httpUrl, "/v2/models/cls_bytes/infer", {
+  const bytes = await postJson(ctx.srv.httpUrl, "/v2/models/cls_bytes/infer", {
     inputs: [{ name: "INPUT0", datatype: "BYTES", shape: [1], data: ["a"] }],
     outputs: [{ name: "OUTPUT0", parameters: { classification: 1 } }],
   });
   assert.equal(bytes.status, 400);
   assert.match(bytes.json().error, /is BYTES; classification needs a numeric output/);
   await assert.rejects(
-    client.call("ModelInfer", {
+    ctx.client.call("ModelInfer", {
       model_name: "cls_int32",
       inputs: [{ name: "INPUT0", datatype: "INT32", shape: [1, 5] }],
       outputs: [{ name: "OUTPUT0", parameters: { classification: { string_param: "two" } } }],
@@ -155,12 +144,12 @@ test("bad requests: N not a positive integer, BYTES outputs; a missing label fil
     }),
     (e: grpc.ServiceError) => e.code === grpc.status.INVALID_ARGUMENT,
   );
-  const load = await postJson(srv.httpUrl, "/v2/repository/models/cls_int32/load", {
+  const load = await postJson(ctx.srv.httpUrl, "/v2/repository/models/cls_int32/load", {
     parameters: { config: JSON.stringify({ name: "cls_int32", backend: "identity", max_batch_size: 4, input: [{ name: "INPUT0", data_type: "TYPE_INT32", dims: [5] }], output: [{ name: "OUTPUT0", data_type: "TYPE_INT32", dims: [5], label_filename: "../../etc/passwd" }] }) },
   });
   assert.equal(load.status, 400);
   assert.match(load.json().error, /label file '..\/..\/etc\/passwd' of output 'OUTPUT0' must be a relative path inside the model directory/);
-  const missing = await postJson(srv.httpUrl, "/v2/repository/models/cls_int32/load", {
+  const missing = await postJson(ctx.srv.httpUrl, "/v2/repository/models/cls_int32/load", {
     parameters: { config: JSON.stringify({ name: "cls_int32", backend: "identity", max_batch_size: 4, input: [{ name: "INPUT0", data_type: "TYPE_INT32", dims: [5] }], output: [{ name: "OUTPUT0", data_type: "TYPE_INT32", dims: [5], label_filename: "nope.txt" }] }) },
   });
   assert.equal(missing.status, 400);

@@ -2,11 +2,10 @@
 // as grpc-js clients do) loads again unchanged as a load override: every field the server emits is
 // accepted. Fields iaas does not use are accepted only with their default value.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { startServer, type RunningServer } from "../src/server.ts";
-import { grpcClient, http, postJson, tempRepository, type GrpcTestClient } from "./helpers.ts";
+import { test } from "node:test";
+import { http, postJson, serveForSuite } from "./helpers.ts";
 
-const repo = tempRepository({
+const ctx = serveForSuite({
   batched: `name: "batched"
 backend: "identity"
 max_batch_size: 4
@@ -26,16 +25,6 @@ sequence_batching {
   max_sequence_idle_microseconds: 3000000
   control_input [ { name: "START", control [ { kind: CONTROL_SEQUENCE_START, int32_false_true: [ 0, 1 ] } ] } ]
 }`,
-});
-const ctx = {} as { srv: RunningServer; client: GrpcTestClient };
-before(async () => {
-  ctx.srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
-  ctx.client = grpcClient(ctx.srv.grpcUrl);
-});
-after(async () => {
-  ctx.client.close();
-  await ctx.srv.close();
-  repo.remove();
 });
 
 const loadBack = async (model: string, config: unknown) => {

@@ -7,7 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { after, before } from "node:test";
 import { DATATYPES, PROTO_DIR, PROTO_FILES, toConfigDataType } from "@iaas/client/protocol";
-import { startServer, type RunningServer } from "../src/server.ts";
+import { startServer, type RunningServer, type StartServerOptions } from "../src/server.ts";
 
 /** A throw-away model repository; `models` maps folder name -> config.pbtxt text. */
 export function tempRepository(models: Record<string, string>): { dir: string; remove(): void } {
@@ -108,14 +108,19 @@ export function grpcClient(address: string): GrpcTestClient {
 
 /**
  * A server on a throw-away repository for the enclosing test file or suite, with a raw gRPC client:
- * started in `before`, closed (client, server, repository) in `after`.
+ * started in `before`, closed (client, server, repository) in `after`. `dir` is the repository, there at
+ * once, so files can be added before the server starts. `options` go to startServer (ports
+ * default to 0).
  */
-export function serveForSuite(models: Record<string, string>): { readonly srv: RunningServer; readonly client: GrpcTestClient } {
+export function serveForSuite(
+  models: Record<string, string>,
+  options: Omit<StartServerOptions, "modelRepository"> = {},
+): { readonly dir: string; readonly srv: RunningServer; readonly client: GrpcTestClient } {
   const repo = tempRepository(models);
   let srv: RunningServer | undefined;
   let client: GrpcTestClient | undefined;
   before(async () => {
-    srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
+    srv = await startServer({ httpPort: 0, grpcPort: 0, ...options, modelRepository: repo.dir });
     client = grpcClient(srv.grpcUrl);
   });
   after(async () => {
@@ -124,6 +129,7 @@ export function serveForSuite(models: Record<string, string>): { readonly srv: R
     repo.remove();
   });
   return {
+    dir: repo.dir,
     get srv() {
       if (!srv) throw new Error("serveForSuite: server not started yet (use it inside tests)");
       return srv;

@@ -4,11 +4,10 @@
 // only shortens the default where allow_timeout_override is set; priority levels run level 1 first.
 // Each test submits several requests in one tick while the single instance is busy with the first.
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import type { InferRequest } from "../src/core/types.ts";
-import { startServer, type RunningServer } from "../src/server.ts";
-import { grpcClient, postJson, tempRepository, type GrpcTestClient } from "./helpers.ts";
+import { postJson, serveForSuite } from "./helpers.ts";
 
 const model = (name: string, batching: string) => `name: "${name}"
 backend: "identity"
@@ -18,7 +17,7 @@ output [ { name: "OUTPUT0", data_type: TYPE_INT32, dims: [ 1 ] } ]
 instance_group [ { kind: KIND_CPU } ]
 dynamic_batching { ${batching} }`;
 
-const repo = tempRepository({
+const ctx = serveForSuite({
   small_queue: model("small_queue", "default_queue_policy { max_queue_size: 2 }"),
   // 64 rows through 2048-wide layers keep the instance busy far longer than the 5 ms timeout.
   timeouts: `name: "timeouts"
@@ -45,16 +44,6 @@ dynamic_batching { max_queue_delay_microseconds: 1000000 default_queue_policy { 
     "per_level",
     "priority_levels: 2 default_priority_level: 2 default_queue_policy { max_queue_size: 1 } priority_queue_policy { key: 1 value { max_queue_size: 0 } }",
   ),
-});
-const ctx = {} as { srv: RunningServer; client: GrpcTestClient };
-before(async () => {
-  ctx.srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
-  ctx.client = grpcClient(ctx.srv.grpcUrl);
-});
-after(async () => {
-  ctx.client.close();
-  await ctx.srv.close();
-  repo.remove();
 });
 
 const req = (name: string, value: number, parameters?: Record<string, number>): InferRequest => {

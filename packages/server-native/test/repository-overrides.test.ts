@@ -5,26 +5,18 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
-import { startServer, type RunningServer } from "../src/server.ts";
-import { grpcClient, http, identityConfig, postJson, tempRepository, type GrpcTestClient } from "./helpers.ts";
+import { http, identityConfig, postJson, serveForSuite } from "./helpers.ts";
 
-const repo = tempRepository({
-  ident: identityConfig("ident", "TYPE_INT32"),
-  broken: identityConfig("broken", "TYPE_INT32").replace('backend: "identity"', 'backend: "nope"'),
-});
-const ctx = {} as { srv: RunningServer; client: GrpcTestClient };
-before(async () => {
+const ctx = serveForSuite(
+  {
+    ident: identityConfig("ident", "TYPE_INT32"),
+    broken: identityConfig("broken", "TYPE_INT32").replace('backend: "identity"', 'backend: "nope"'),
+  },
   // "broken" fails to load: the server starts anyway and lists it as UNAVAILABLE.
-  ctx.srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0, strictModelLoad: false });
-  ctx.client = grpcClient(ctx.srv.grpcUrl);
-});
-after(async () => {
-  ctx.client.close();
-  await ctx.srv.close();
-  repo.remove();
-});
+  { strictModelLoad: false },
+);
 
 const config = (name: string, extra: Record<string, unknown> = {}) =>
   JSON.stringify({

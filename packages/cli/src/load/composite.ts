@@ -25,13 +25,7 @@ export interface ModelShare extends WindowStats {
 function mergeInto(target: Window, w: Window): void {
   target.hist.add(w.hist);
   if (target.sendHist && w.sendHist) target.sendHist.add(w.sendHist);
-  target.successes += w.successes;
-  target.failures += w.failures;
-  target.sent += w.sent;
-  target.late += w.late;
-  if (w.maxLateMs > target.maxLateMs) target.maxLateMs = w.maxLateMs;
-  for (const [code, n] of w.errors) target.errors.set(code, (target.errors.get(code) ?? 0) + n);
-  for (const [code, m] of w.errorMessages) if (!target.errorMessages.has(code)) target.errorMessages.set(code, m);
+  target.addCounts(w);
 }
 
 /**

@@ -21,6 +21,17 @@ function toUs(ms: number): number {
   return us < 1 ? 1 : us > HIGHEST_US ? HIGHEST_US : us;
 }
 
+/** The counters of a window, live (a Window) or sent over from a worker (WireWindow). */
+export interface WindowCounts {
+  successes: number;
+  failures: number;
+  sent: number;
+  late: number;
+  maxLateMs: number;
+  errors: Iterable<readonly [string, number]>;
+  errorMessages: Iterable<readonly [string, string]>;
+}
+
 export class Window {
   /** Latency of successful requests in us: from the scheduled send time in an open loop, from the send otherwise. */
   readonly hist: LatencyHistogram = createHistogram();
@@ -68,6 +79,17 @@ export class Window {
     this.errors.set(code, (this.errors.get(code) ?? 0) + 1);
     if (!this.errorMessages.has(code)) this.errorMessages.set(code, err instanceof Error ? err.message : String(err));
     if (this.successes + this.failures === this.#target) this.#onTarget!();
+  }
+
+  /** Adds another window's counters into this one (histograms are merged by the caller). */
+  addCounts(w: WindowCounts): void {
+    this.successes += w.successes;
+    this.failures += w.failures;
+    this.sent += w.sent;
+    this.late += w.late;
+    if (w.maxLateMs > this.maxLateMs) this.maxLateMs = w.maxLateMs;
+    for (const [code, n] of w.errors) this.errors.set(code, (this.errors.get(code) ?? 0) + n);
+    for (const [code, m] of w.errorMessages) if (!this.errorMessages.has(code)) this.errorMessages.set(code, m);
   }
 
   /** Completed requests (successes and failures). */

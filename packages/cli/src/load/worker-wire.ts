@@ -63,11 +63,5 @@ export function addWireWindow(target: Window, w: WireWindow): void {
     target.sendHist.add(s);
     s.destroy();
   }
-  target.successes += w.successes;
-  target.failures += w.failures;
-  target.sent += w.sent;
-  target.late += w.late;
-  if (w.maxLateMs > target.maxLateMs) target.maxLateMs = w.maxLateMs;
-  for (const [code, n] of w.errors) target.errors.set(code, (target.errors.get(code) ?? 0) + n);
-  for (const [code, m] of w.errorMessages) if (!target.errorMessages.has(code)) target.errorMessages.set(code, m);
+  target.addCounts(w);
 }

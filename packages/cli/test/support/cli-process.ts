@@ -47,18 +47,28 @@ export function iaas(args: string[], options: RunOptions = {}): Promise<Run> {
 export interface Serve {
   httpUrl: string;
   grpcUrl: string;
+  /** From the listening line, when serve opened a metrics port. */
+  metricsPort?: number;
+  metricsUrl?: string;
   child: ChildProcess;
-  /** SIGTERM (or the given signal) and wait for the exit. */
-  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Everything serve printed to stderr so far. */
+  stderr(): string;
+  /** SIGTERM (or the given signal) and wait for the exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `iaas serve` on free ports, resolved once it printed its listening line. */
-export function startServe(): Promise<Serve> {
-  const child = spawn(process.execPath, [BIN, "serve", "--http-port", "0", "--grpc-port", "0"], { stdio: ["ignore", "pipe", "ignore"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+/** The rejection of startServe when serve exits before listening (a usage error: code 2). */
+export type ServeExit = Error & { code: number | null; stderr: string };
+
+/** `iaas serve` on free ports with `extra` flags, resolved once it printed its listening line. */
+export function startServe(extra: string[] = []): Promise<Serve> {
+  const child = spawn(process.execPath, [BIN, "serve", "--http-port", "0", "--grpc-port", "0", ...extra], { stdio: ["ignore", "pipe", "pipe"] });
+  let err = "";
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-    await exited;
+    return exited;
   };
   return new Promise((resolve, reject) => {
     let out = "";
@@ -66,11 +76,11 @@ export function startServe(): Promise<Serve> {
       out += d;
       const line = out.split("\n").find((l) => l.includes('"listening"'));
       if (line) {
-        const event = JSON.parse(line) as { httpUrl: string; grpcUrl: string };
-        resolve({ httpUrl: event.httpUrl, grpcUrl: event.grpcUrl, child, stop });
+        const event = JSON.parse(line) as { httpUrl: string; grpcUrl: string; metricsPort?: number; metricsUrl?: string };
+        resolve({ ...event, child, stderr: () => err, stop });
       }
     });
-    child.once("exit", (code) => reject(new Error(`iaas serve exited with ${code} before listening`)));
+    void exited.then((code) => reject(Object.assign(new Error(`iaas serve exited with ${code} before listening:\n${err}`), { code, stderr: err })));
   });
 }
 

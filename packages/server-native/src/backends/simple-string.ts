@@ -4,11 +4,10 @@
 // `simple`), and the results are written back as strings once it finished.
 import { decodeBytesElements, encodeBytesElements } from "@iaas/client/protocol";
 import { invalidArg } from "../core/errors.ts";
-import { configError, type Locator } from "../repository/config-decode.ts";
+import type { Locator } from "../repository/config-decode.ts";
 import type { ModelConfig } from "../repository/model-config.ts";
+import { checkAddSubConfig, sameShapeInputs } from "./add-sub-model.ts";
 import type { Backend, BackendModel, CheckedInput, ExecutionPlan, PlannedOutput } from "./backend.ts";
-
-const sameDims = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((d, i) => d === b[i]);
 const DECIMAL = /^[+-]?\d{1,10}$/;
 const latin1 = new TextDecoder("latin1");
 
@@ -40,28 +39,16 @@ export const simpleStringBackend: Backend = {
   name: "simple_string",
   kernel: "add_sub_i32",
   load(config: ModelConfig, at: Locator): BackendModel {
-    const { input, output } = config;
-    if (input.length !== 2) throw configError(at.at("input"), `backend 'simple_string' needs exactly 2 inputs, model '${config.name}' declares ${input.length}`);
-    if (output.length !== 2)
-      throw configError(at.at("output"), `backend 'simple_string' needs exactly 2 outputs (sum, difference), model '${config.name}' declares ${output.length}`);
-    const tensors = [...input.map((t, i) => ({ t, path: `input[${i}]` })), ...output.map((t, i) => ({ t, path: `output[${i}]` }))];
-    for (const { t, path } of tensors) {
-      if (t.data_type !== "TYPE_STRING")
-        throw configError(at.at(`${path}.data_type`), `backend 'simple_string' takes and returns TYPE_STRING, '${t.name}' is ${t.data_type}`);
-      if (!sameDims(t.dims, input[0]!.dims))
-        throw configError(at.at(`${path}.dims`), `backend 'simple_string' needs all tensors to share dims [${input[0]!.dims.join(",")}], '${t.name}' has [${t.dims.join(",")}]`);
-    }
+    checkAddSubConfig("simple_string", "TYPE_STRING", config, at);
     return {
       instanceOptions: { kernel: "add_sub_i32" },
       plan(inputs: CheckedInput[]): ExecutionPlan {
-        const [a, b] = inputs as [CheckedInput, CheckedInput];
-        if (!sameDims(a.shape, b.shape))
-          throw invalidArg(`inputs '${a.config.name}' [${a.shape.join(",")}] and '${b.config.name}' [${b.shape.join(",")}] of model '${config.name}' must have the same shape`);
+        const [a, b] = sameShapeInputs(inputs, config.name);
         const x = parseInt32s(a, config.name);
         const y = parseInt32s(b, config.name);
         const sum = new Int32Array(x.length);
         const diff = new Int32Array(x.length);
-        const pending: PlannedOutput[] = output.map((o) => ({ name: o.name, datatype: "BYTES", shape: a.shape, data: Buffer.alloc(0) }));
+        const pending: PlannedOutput[] = config.output.map((o) => ({ name: o.name, datatype: "BYTES", shape: a.shape, data: Buffer.alloc(0) }));
         return {
           outputs: pending,
           native: { inputs: [bytesOf(x), bytesOf(y)], outputs: [bytesOf(sum), bytesOf(diff)] },

@@ -15,7 +15,8 @@ export interface GrpcContents {
   bytes_contents?: Buffer[];
 }
 
-const FIELD_FOR: Record<DataType, keyof GrpcContents | undefined> = {
+/** The InferTensorContents field that carries each datatype (FP16 and BF16 have none: they only travel raw). */
+export const CONTENTS_FIELD: Readonly<Record<DataType, keyof GrpcContents | undefined>> = {
   BOOL: "bool_contents",
   INT8: "int_contents",
   INT16: "int_contents",
@@ -41,7 +42,7 @@ const INT_LIMITS: Partial<Record<DataType, [number, number]>> = {
 
 /** Packs typed contents of one input; `where` names the input in errors. */
 export function contentsToRaw(datatype: DataType, shape: number[], contents: GrpcContents, where: string): Buffer {
-  const field = FIELD_FOR[datatype];
+  const field = CONTENTS_FIELD[datatype];
   if (field === undefined) throw invalidArg(`${where}: ${datatype} data cannot be sent as typed contents; use raw_input_contents`);
   for (const [k, v] of Object.entries(contents))
     if (k !== field && Array.isArray(v) && v.length > 0) throw invalidArg(`${where}: datatype ${datatype} expects '${field}', but '${k}' is set`);

@@ -2,31 +2,16 @@
 // MLServer's gRPC servers answer. The reference server answers so when binary_tensor_data is disabled,
 // so clients can be tested against both shapes of ModelInferResponse.
 import { decodeBytesElements, rawToJson, type DataType } from "@iaas/client/protocol";
-import type { GrpcContents } from "./contents.ts";
-
-const FIELD: Partial<Record<DataType, keyof GrpcContents>> = {
-  BOOL: "bool_contents",
-  INT8: "int_contents",
-  INT16: "int_contents",
-  INT32: "int_contents",
-  INT64: "int64_contents",
-  UINT8: "uint_contents",
-  UINT16: "uint_contents",
-  UINT32: "uint_contents",
-  UINT64: "uint64_contents",
-  FP32: "fp32_contents",
-  FP64: "fp64_contents",
-  BYTES: "bytes_contents",
-};
+import { CONTENTS_FIELD, type GrpcContents } from "./contents.ts";
 
 /** Whether every datatype has a typed contents field (FP16 and BF16 do not: they only travel raw). */
 export function canSendTyped(datatypes: readonly DataType[]): boolean {
-  return datatypes.every((d) => FIELD[d] !== undefined);
+  return datatypes.every((d) => CONTENTS_FIELD[d] !== undefined);
 }
 
 /** One output's raw little-endian bytes as typed contents. */
 export function rawToContents(datatype: DataType, data: Buffer): GrpcContents {
-  const field = FIELD[datatype];
+  const field = CONTENTS_FIELD[datatype];
   if (field === undefined) throw new Error(`${datatype} has no typed contents field`);
   if (datatype === "BYTES") return { bytes_contents: decodeBytesElements(data).map((e) => Buffer.from(e.buffer, e.byteOffset, e.byteLength)) };
   const values = rawToJson(datatype, data);
