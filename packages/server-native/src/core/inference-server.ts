@@ -252,7 +252,16 @@ export class InferenceServer {
       shm?.placeOutputs(plan.native, selected);
       // Nothing above awaits: the version cannot be retired between resolve() and submit().
       // Requests touching shared memory run alone: a merged batch's overlap check spans every request.
-      const exec = await version.stats.whilePending(version.scheduler.submit(plan.native, sequence, submitOptions(model.config, inputs, batchSize, request, shm !== undefined)));
+      // Counted as pending while the scheduler holds it (metrics gauge); a plain try/finally around the await
+      // costs no extra promise per request.
+      const stats = version.stats;
+      stats.pending++;
+      let exec;
+      try {
+        exec = await version.scheduler.submit(plan.native, sequence, submitOptions(model.config, inputs, batchSize, request, shm !== undefined));
+      } finally {
+        stats.pending--;
+      }
       this.finishOutputs(model, plan, selected, classes);
       shm?.finish();
       const end = process.hrtime.bigint();

@@ -165,14 +165,6 @@ export class ModelStats {
     if (asResponse) this.recordResponse("0", "fail", requestNs);
   }
 
-  /** Counts `execution` as pending (queued or executing) until it settles. */
-  whilePending<T>(execution: Promise<T>): Promise<T> {
-    this.pending++;
-    return execution.finally(() => {
-      this.pending--;
-    });
-  }
-
   /** Counts a failure recorded with recordFailure under its reason (metrics; the statistics extension has one fail counter). */
   countFailure(reason: FailureReason): void {
     this.failures[reason]++;
