@@ -1,20 +1,9 @@
 // athena-event-loop.ts runs as a user would: in-process server, and against a server given by URL.
+import { runExample as runScript } from "./run-example.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { startServer } from "@iaas/server-native";
 
-function runExample(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const file = fileURLToPath(new URL("./athena-event-loop.ts", import.meta.url));
-    const p = spawn(process.execPath, [file, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (out += d));
-    p.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 function eventIndices(out: string): number[] {
   return [...out.matchAll(/^event (\d+): (\d+) hits, (\d+) values back/gm)].map((m) => {
@@ -48,3 +37,7 @@ test("athena-event-loop.ts against a running server over HTTP and gRPC; an unrea
   assert.match(down.out, /event 0: \d+ hits, failed: /);
   assert.match(down.out, /athena-event-loop: unknown: 3 of 3 events failed/);
 });
+
+function runExample(args: string[]) {
+  return runScript("./athena-event-loop.ts", args);
+}

@@ -1,19 +1,9 @@
 // Every example runs against the reference server, as a user would run it.
+import { runExample } from "./run-example.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { startServer } from "@iaas/server-native";
 
-function runExample(file: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [fileURLToPath(new URL(file, import.meta.url)), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (out += d));
-    p.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 test("simple-infer.ts prints simple's sum and difference over HTTP and gRPC", async () => {
   const server = await startServer({ host: "127.0.0.1", httpPort: 0, grpcPort: 0 });

@@ -1,20 +1,10 @@
 // examples/shared-memory.ts against the reference server with system shared memory enabled, as a user runs it.
+import { runExample as runScript } from "./run-example.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { startServer } from "@iaas/server-native";
 
-function runExample(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [fileURLToPath(new URL("./shared-memory.ts", import.meta.url)), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (out += d));
-    p.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 test("shared-memory.ts runs simple with its tensors in shared memory over HTTP and gRPC, and cleans up", async () => {
   const server = await startServer({ host: "127.0.0.1", httpPort: 0, grpcPort: 0, sharedMemory: "system" });
@@ -42,3 +32,7 @@ test("shared-memory.ts explains a server without the extension", async () => {
     await server.close();
   }
 });
+
+function runExample(args: string[]) {
+  return runScript("./shared-memory.ts", args);
+}

@@ -1,19 +1,9 @@
 // examples/streaming.ts runs against the reference server, as a user would run it.
+import { runExample } from "./run-example.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { startServer } from "@iaas/server-native";
 
-function runExample(file: string, args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [fileURLToPath(new URL(file, import.meta.url)), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (out += d));
-    p.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 test("streaming.ts prints repeat_int32's responses in order and simple_sequence's running sums", async () => {
   const server = await startServer({ host: "127.0.0.1", httpPort: 0, grpcPort: 0 });

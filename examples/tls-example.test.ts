@@ -1,25 +1,14 @@
 // tls-infer.ts runs as a user would run it: with its own throw-away certificates, with a certificate
 // folder, and with a folder that lacks them.
+import { runExample as runScript } from "./run-example.ts";
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { createTestPki } from "../packages/server-native/test/tls-fixtures.ts";
 import { copyFileSync } from "node:fs";
 
-function runExample(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const script = fileURLToPath(new URL("./tls-infer.ts", import.meta.url));
-    const p = spawn(process.execPath, ["--no-deprecation", script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    p.stdout.on("data", (d) => (out += d));
-    p.stderr.on("data", (d) => (out += d));
-    p.on("close", (code) => resolve({ code, out }));
-  });
-}
 
 const SUM = /OUTPUT0 = \[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16\]/;
 
@@ -52,3 +41,7 @@ test("tls-infer.ts takes a certificate folder, and names a missing file", async 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+function runExample(args: string[]) {
+  return runScript("./tls-infer.ts", args, ["--no-deprecation"]);
+}
