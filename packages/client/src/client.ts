@@ -38,7 +38,7 @@ import { optionalRegion, outputRegion, registerRequest } from "./shared-memory-a
 import { Tensor } from "./tensor.ts";
 import { createGrpcTransport } from "./transport/grpc/transport.ts";
 import { createHttpTransport } from "./transport/http/transport.ts";
-import type { OutputRequest, Transport } from "./transport/transport.ts";
+import type { InferResponse, OutputRequest, Transport } from "./transport/transport.ts";
 import { httpBaseUrl, resolveWire } from "./transport/wire-options.ts";
 import { assembleTransport, endpointUrls, grpcReconnectOptions } from "./transport/stack.ts";
 
@@ -50,6 +50,8 @@ export function protocolOf(url: string): Protocol {
   return scheme === "grpc" || scheme === "grpcs" ? "grpc" : "http";
 }
 
+const toInferResult = (response: InferResponse): InferResult => new InferResultImpl(response);
+
 class Client implements InferenceClient {
   readonly protocol: Protocol;
   readonly url: string;
@@ -59,6 +61,8 @@ class Client implements InferenceClient {
   readonly #binaryInputs: boolean;
   readonly #binaryOutputs: boolean;
   #closed = false;
+  /** The call options of every call made without options (shared: no layer modifies call options). */
+  readonly #plainCall: CallOptions;
 
   constructor(options: ClientOptions, transport: Transport) {
     this.#transport = transport;
@@ -68,10 +72,12 @@ class Client implements InferenceClient {
     this.#headers = options.headers && Object.keys(options.headers).length > 0 ? options.headers : undefined;
     this.#binaryInputs = options.binaryInputs ?? true;
     this.#binaryOutputs = options.binaryOutputs ?? true;
+    this.#plainCall = Object.freeze({ signal: undefined, timeoutMs: this.#timeoutMs, headers: this.#headers });
   }
 
   #call(what: string, options: CallOptions | undefined): CallOptions {
     if (this.#closed) throw new InferenceError("failed_precondition", `${what}: the client is closed`);
+    if (options === undefined) return this.#plainCall;
     const headers =
       this.#headers && options?.headers ? { ...this.#headers, ...options.headers } : (options?.headers ?? this.#headers);
     return { signal: options?.signal, timeoutMs: options?.timeoutMs ?? this.#timeoutMs, headers };
@@ -162,7 +168,19 @@ class Client implements InferenceClient {
     return this.#transport.logSettings(checkLogUpdate(settings), call);
   }
 
-  async infer(model: string, inputs: Tensor[], options?: InferOptions): Promise<InferResult> {
+  // Not async (unlike the other methods): a suspended frame per call in flight costs memory and a promise
+  // turn on the hot path. Argument errors still reject instead of throwing.
+  infer(model: string, inputs: Tensor[], options?: InferOptions): Promise<InferResult> {
+    let pending: Promise<InferResponse>;
+    try {
+      pending = this.#startInfer(model, inputs, options);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return pending.then(toInferResult);
+  }
+
+  #startInfer(model: string, inputs: Tensor[], options: InferOptions | undefined): Promise<InferResponse> {
     const call = this.#call("infer", options);
     this.#model("infer", model);
     if (!Array.isArray(inputs)) throw new InferenceError("invalid_argument", "infer: inputs must be an array of Tensor");
@@ -178,7 +196,7 @@ class Client implements InferenceClient {
           : { name: o.name, binary: o.binary ?? binaryOutputs, parameters: outputParameters(o), sharedMemory: outputRegion(o) },
       );
     }
-    const response = await this.#transport.infer(
+    return this.#transport.infer(
       {
         model,
         version: options?.version,
@@ -191,7 +209,6 @@ class Client implements InferenceClient {
       },
       call,
     );
-    return new InferResultImpl(response);
   }
 
   async registerSystemSharedMemory(name: string, key: string, byteSize: number, options?: RegisterSystemSharedMemoryOptions): Promise<void> {

@@ -1,7 +1,7 @@
 // W3C trace context and CLIENT spans. Recording peers (a node:http server and a grpc-js server) capture
 // the headers / metadata exactly as the client sent them. The first test runs before any SDK is
 // registered; the later ones register the Node SDK with an in-memory exporter.
-import { after, before, test } from "node:test";
+import { after, before, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -79,6 +79,20 @@ after(async () => {
   await peers.grpc.close();
 });
 
+// Registers a tracer provider that keeps finished spans in memory, undone when the test ends.
+function registerSdk(t: TestContext): InMemorySpanExporter {
+  const exporter = new InMemorySpanExporter();
+  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  provider.register();
+  t.after(async () => {
+    await provider.shutdown();
+    trace.disable();
+    context.disable();
+    propagation.disable();
+  });
+  return exporter;
+}
+
 test("no tracer provider registered: no traceparent goes out", async () => {
   for (const kind of ["http", "grpc"] as const) {
     const peer = peers[kind];
@@ -99,15 +113,7 @@ test("no tracer provider registered: no traceparent goes out", async () => {
 });
 
 test("with an SDK: one CLIENT span per call, child of the active span, and its context on the wire", async (t) => {
-  const exporter = new InMemorySpanExporter();
-  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  provider.register();
-  t.after(async () => {
-    await provider.shutdown();
-    trace.disable();
-    context.disable();
-    propagation.disable();
-  });
+  const exporter = registerSdk(t);
   const tracer = trace.getTracer("tracing-test");
   const spanNamed = (name: string): ReadableSpan => {
     const found = exporter.getFinishedSpans().filter((s) => s.name === name);
@@ -170,15 +176,7 @@ test("with an SDK: one CLIENT span per call, child of the active span, and its c
 });
 
 test("with an SDK: tracestate is propagated, a call outside any span starts a trace, tracing: false sends nothing", async (t) => {
-  const exporter = new InMemorySpanExporter();
-  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  provider.register();
-  t.after(async () => {
-    await provider.shutdown();
-    trace.disable();
-    context.disable();
-    propagation.disable();
-  });
+  const exporter = registerSdk(t);
   const peer = peers.http;
   const client = createClient({ url: peer.url });
   const silent = createClient({ url: peer.url, tracing: false });

@@ -68,10 +68,27 @@ class Endpoint {
   lastError: string | undefined;
   probing = false;
 
-  constructor(e: BalancedEndpoint) {
+  /** Ends an attempt that answered: an answer from an ejected endpoint (tried in panic mode) proves it is back. */
+  readonly answered: <T>(result: T) => T;
+  /** Ends an attempt that failed: a connection-level failure ejects the endpoint; rejects with the InferenceError. */
+  readonly failed: (e: unknown) => never;
+
+  constructor(e: BalancedEndpoint, eject: (ep: Endpoint, failure: ConnectionFailure, message: string) => void) {
     this.url = e.transport.url;
     this.transport = e.transport;
     this.probe = e.probe ?? e.transport;
+    this.answered = (result) => {
+      this.outstanding--;
+      this.healthy = true;
+      return result;
+    };
+    this.failed = (e) => {
+      this.outstanding--;
+      const error = InferenceError.from(e);
+      const failure = connectionFailure(error);
+      if (failure) eject(this, failure, error.message);
+      throw error;
+    };
   }
 }
 
@@ -87,7 +104,7 @@ class Balancer {
   #closed = false;
 
   constructor(endpoints: readonly BalancedEndpoint[], policy: BalancePolicy, health: HealthCheck | undefined, probeHeaders?: Record<string, string>) {
-    this.#endpoints = endpoints.map((e) => new Endpoint(e));
+    this.#endpoints = endpoints.map((e) => new Endpoint(e, (ep, failure, message) => this.#eject(ep, failure, message)));
     this.#policy = policy;
     this.#health = health;
     this.#probeCall = { timeoutMs: health?.timeoutMs, headers: probeHeaders };
@@ -151,22 +168,21 @@ class Balancer {
     }
   }
 
-  async #on<T>(ep: Endpoint, call: CallOptions, attempt: Attempt<T>): Promise<T> {
+  /**
+   * Runs one attempt on `ep`, counting it as outstanding until it settles. Not an async function: the
+   * endpoint's settle handlers (made once per endpoint) follow the attempt's promise, so a call in flight
+   * costs one promise reaction here instead of a suspended frame.
+   */
+  #on<T>(ep: Endpoint, call: CallOptions, attempt: Attempt<T>): Promise<T> {
     ep.outstanding++;
     ep.requests++;
+    let pending: Promise<T>;
     try {
-      const result = await attempt(ep.transport, call);
-      // An answer from an ejected endpoint (tried in panic mode) proves it is back.
-      if (!ep.healthy) this.#restore(ep);
-      return result;
+      pending = attempt(ep.transport, call);
     } catch (e) {
-      const error = InferenceError.from(e);
-      const failure = connectionFailure(error);
-      if (failure) this.#eject(ep, failure, error.message);
-      throw error;
-    } finally {
-      ep.outstanding--;
+      pending = Promise.reject(e);
     }
+    return pending.then(ep.answered as (result: T) => T, ep.failed);
   }
 
   /** Runs the call on every endpoint; rejects naming each endpoint that failed. */

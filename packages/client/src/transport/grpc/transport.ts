@@ -29,7 +29,7 @@ import { openGrpcStream } from "./stream-channel.ts";
 import { statusFromGrpc } from "../shared-memory-status.ts";
 import { decodeInferResponse, encodeInferRequest, type WireInferResponse } from "./infer-codec.ts";
 import { inferenceServiceClient, modelInferCodec } from "./service.ts";
-import { H2UnaryClient } from "./h2/unary-client.ts";
+import { H2UnaryClient, type AnswerDecoder } from "./h2/unary-client.ts";
 import { rawOutputOffset } from "./h2/message-reader.ts";
 import { useHttp2 } from "./h2/implementation.ts";
 import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../../extension-types.ts";
@@ -83,6 +83,20 @@ function tensorMetadata(list: unknown): TensorMetadata[] {
     shape: (t.shape ?? []).map((d) => Number(d)),
   }));
 }
+
+/** ModelInfer's answer bytes as an InferResponse; `outputs` are the requested outputs (or undefined). */
+function decodeModelInferAnswer(bytes: Buffer, outputs: unknown): InferResponse {
+  let wire: WireInferResponse;
+  try {
+    wire = modelInferCodec().deserialize(bytes) as WireInferResponse;
+  } catch (e) {
+    // grpc-js reports an answer it cannot parse as INTERNAL.
+    throw new InferenceError("internal", `Response message parsing error: ${(e as Error).message}`, { grpcCode: 13, cause: e });
+  }
+  return decodeInferResponse(wire, outputs as InferRequest["outputs"]);
+}
+
+const PLAIN_ANSWER: AnswerDecoder<InferResponse> = { decode: decodeModelInferAnswer };
 
 export class GrpcTransport implements Transport {
   readonly protocol = "grpc" as const;
@@ -340,8 +354,12 @@ export class GrpcTransport implements Transport {
     return logSettingsFromWire(flat);
   }
 
-  async infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
+  infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
     if (this.#h2) return this.#h2Infer(req, call);
+    return this.#grpcJsInfer(req, call);
+  }
+
+  async #grpcJsInfer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
     const r = await this.#unary<WireInferResponse>("ModelInfer", encodeInferRequest(req), call, `infer(${req.model})`);
     return decodeInferResponse(r, req.outputs);
   }
@@ -349,25 +367,16 @@ export class GrpcTransport implements Transport {
   /** Not async: an async frame would hold the serialized request until the answer. */
   #h2Infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
     const what = `infer(${req.model})`;
-    const codec = modelInferCodec();
     let message: Uint8Array[];
     try {
-      message = codec.serialize(encodeInferRequest(req));
+      message = modelInferCodec().serialize(encodeInferRequest(req));
     } catch (e) {
       const err = InferenceError.from(e);
       return Promise.reject(err.code === "unknown" ? new InferenceError("invalid_argument", `${what}: ${err.message}`, { cause: e }) : err);
     }
-    const outputs = req.outputs;
-    return this.#h2!.call("ModelInfer", message, call, what, rawOutputOffset).then((bytes) => {
-      let wire: WireInferResponse;
-      try {
-        wire = codec.deserialize(bytes) as WireInferResponse;
-      } catch (e) {
-        // grpc-js reports an answer it cannot parse as INTERNAL.
-        throw new InferenceError("internal", `Response message parsing error: ${(e as Error).message}`, { grpcCode: 13, cause: e });
-      }
-      return decodeInferResponse(wire, outputs);
-    });
+    // The answer is decoded by the call itself: no promise and closure per call for a .then here.
+    const decoder = req.outputs === undefined ? PLAIN_ANSWER : { decode: decodeModelInferAnswer, context: req.outputs };
+    return this.#h2!.call("ModelInfer", message, call, what, rawOutputOffset, decoder);
   }
 
   openStream(call: CallOptions, handlers: StreamHandlers): StreamChannel {

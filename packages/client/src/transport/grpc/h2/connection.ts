@@ -85,14 +85,19 @@ export class H2Session {
     if (options.keepaliveTimeMs !== undefined) this.#startKeepalive(options);
   }
 
-  /** Opens a call's stream; the session keeps the process alive while streams are open. */
-  request(headers: OutgoingHttpHeaders): ClientHttp2Stream {
-    const stream = this.h2.request(headers, { endStream: false });
+  /**
+   * Opens a call's stream; the session keeps the process alive while streams are open. The caller calls
+   * streamClosed() once the stream emits "close" (its own close listener: no closure per stream here).
+   */
+  request(headers: OutgoingHttpHeaders | readonly string[], options: http2.ClientSessionRequestOptions): ClientHttp2Stream {
+    const stream = this.h2.request(headers as OutgoingHttpHeaders, options);
     if (this.#active++ === 0) this.h2.ref();
-    stream.once("close", () => {
-      if (--this.#active === 0 && !this.h2.destroyed) this.h2.unref();
-    });
     return stream;
+  }
+
+  /** One stream opened by request() closed. */
+  streamClosed(): void {
+    if (--this.#active === 0 && !this.h2.destroyed) this.h2.unref();
   }
 
   /** Resolves once the session is established or dead (whichever comes first). */

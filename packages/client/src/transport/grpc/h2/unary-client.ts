@@ -1,7 +1,6 @@
 // The node:http2 gRPC client of one endpoint, for unary calls: validates metadata as grpc-js does, runs the
 // auth hook, waits (bounded) for the handshake under connectTimeoutMs, sets grpc-timeout from the deadline
 // and turns failures into the InferenceErrors the grpc-js path gives for the same conditions.
-import type { OutgoingHttpHeaders } from "node:http2";
 import type { CallOptions } from "../../../api.ts";
 import type { AuthHook, ClientTlsOptions, Compression, GrpcConnectionOptions } from "../../../connection-options.ts";
 import { InferenceError } from "../../../errors.ts";
@@ -13,7 +12,7 @@ import { MAX_MESSAGE_LENGTH } from "../service.ts";
 import { H2Connection } from "./connection.ts";
 import type { AlignProbe } from "./message-reader.ts";
 import { Status, grpcTimeout, type GrpcStatusError } from "./status.ts";
-import { unaryCall } from "./unary-call.ts";
+import { requestHeaders, unaryCall } from "./unary-call.ts";
 
 const SERVICE_PATH = "/inference.GRPCInferenceService/";
 const LEGAL_KEY = /^[0-9a-z_.-]+$/;
@@ -33,8 +32,8 @@ export interface H2UnaryClientOptions {
   connectTimeoutMs?: number | undefined;
 }
 
-/** Metadata as grpc-js's Metadata.set checks it (lower-cased keys, printable ASCII values). */
-function addMetadata(into: OutgoingHttpHeaders, from: Record<string, string>): void {
+/** Metadata as grpc-js's Metadata.set checks it (lower-cased keys, printable ASCII values); later keys win. */
+function addMetadata(into: Record<string, string>, from: Record<string, string>): void {
   for (const k of Object.keys(from)) {
     const key = k.toLowerCase();
     if (!LEGAL_KEY.test(key)) throw new Error(`Metadata key "${key}" contains illegal characters`);
@@ -46,10 +45,56 @@ function addMetadata(into: OutgoingHttpHeaders, from: Record<string, string>): v
   }
 }
 
+/** host:port as node:http2 would send it in :authority (tls.servername first), IPv6 literals in brackets. */
+function authorityOf(address: string, secure: boolean, servername: string | undefined): string {
+  try {
+    const u = new URL(`${secure ? "https" : "http"}://${address}`);
+    const port = u.port !== "" ? u.port : secure ? "443" : "80";
+    return `${servername || u.hostname}:${port}`;
+  } catch {
+    return address;
+  }
+}
+
+/** What a call's failure handler needs (one object per call instead of a closure). */
+interface FailureContext {
+  what: string;
+  signal: AbortSignal | undefined;
+  /** The caller's timeoutMs, for the deadline error's message. */
+  timeoutMs: number | undefined;
+  target: ConnectionTarget;
+  /** The caller's own context for `decode`. */
+  inner: unknown;
+  decode: ((bytes: Buffer, context: unknown) => unknown) | undefined;
+}
+
+/** The InferenceError of a failed call, as the grpc-js path words it. */
+function callFailure(error: GrpcStatusError, context: unknown): InferenceError {
+  const c = context as FailureContext;
+  if (c.signal?.aborted && error.code === Status.CANCELLED) return cancelledError(c.what, c.signal.reason);
+  if (error.code === Status.DEADLINE_EXCEEDED && c.timeoutMs !== undefined) return deadlineError(c.what, c.timeoutMs);
+  return describeGrpcFailure(InferenceError.from(error), c.target);
+}
+
+function decodeWith(bytes: Buffer, context: unknown): unknown {
+  const c = context as FailureContext;
+  return c.decode ? c.decode(bytes, c.inner) : bytes;
+}
+
+/** How a call's answer becomes its result: `decode(bytes, context)`; what it throws rejects the call as it is. */
+export interface AnswerDecoder<T> {
+  decode: (bytes: Buffer, context: unknown) => T;
+  context?: unknown;
+}
+
 export class H2UnaryClient {
   readonly #options: H2UnaryClientOptions;
   readonly #connection: H2Connection;
   readonly #encoding: "gzip" | "deflate" | undefined;
+  readonly #scheme: string;
+  readonly #authority: string;
+  /** The raw header list of calls without metadata or deadline, per method (shared by those calls). */
+  readonly #plainHeaders = new Map<string, readonly string[]>();
 
   constructor(options: H2UnaryClientOptions) {
     this.#options = options;
@@ -64,16 +109,21 @@ export class H2UnaryClient {
     });
     const c = options.compression;
     this.#encoding = c === "gzip" || c === "deflate" ? c : undefined;
+    this.#scheme = options.secure ? "https" : "http";
+    this.#authority = authorityOf(options.address, options.secure, options.tls?.servername);
   }
 
-  /** One call of `method`; `message` is its serialized request in chunks. Resolves with the answer's bytes. */
-  call(method: string, message: readonly Uint8Array[], call: CallOptions, what: string, align?: AlignProbe): Promise<Buffer> {
+  /**
+   * One call of `method`; `message` is its serialized request in chunks. Resolves with the answer's bytes,
+   * or with `decoder.decode(bytes, decoder.context)` (no promise of its own per call).
+   */
+  call<T = Buffer>(method: string, message: readonly Uint8Array[], call: CallOptions, what: string, align?: AlignProbe, decoder?: AnswerDecoder<T>): Promise<T> {
     const o = this.#options;
-    if (o.authHook === undefined && o.connectTimeoutMs === undefined) return this.#send(method, message, call, what, undefined, undefined, align);
-    return this.#prepareAndSend(method, message, call, what, align);
+    if (o.authHook === undefined && o.connectTimeoutMs === undefined) return this.#send(method, message, call, what, undefined, undefined, align, decoder);
+    return this.#prepareAndSend(method, message, call, what, align, decoder);
   }
 
-  async #prepareAndSend(method: string, message: readonly Uint8Array[], call: CallOptions, what: string, align?: AlignProbe): Promise<Buffer> {
+  async #prepareAndSend<T>(method: string, message: readonly Uint8Array[], call: CallOptions, what: string, align?: AlignProbe, decoder?: AnswerDecoder<T>): Promise<T> {
     const startedAt = Date.now();
     const signal = call.signal;
     if (signal?.aborted) throw cancelledError(what, signal.reason);
@@ -93,10 +143,20 @@ export class H2UnaryClient {
         () => cancelledError(what, signal?.reason),
       );
     }
-    return this.#send(method, message, call, what, extra, startedAt, align);
+    return this.#send(method, message, call, what, extra, startedAt, align, decoder);
   }
 
-  #send(
+  /** The shared raw header list of `method`'s calls without metadata or deadline. */
+  #plain(method: string): readonly string[] {
+    let list = this.#plainHeaders.get(method);
+    if (list === undefined) {
+      list = requestHeaders(this.#scheme, this.#authority, SERVICE_PATH + method);
+      this.#plainHeaders.set(method, list);
+    }
+    return list;
+  }
+
+  #send<T>(
     method: string,
     message: readonly Uint8Array[],
     call: CallOptions,
@@ -104,7 +164,8 @@ export class H2UnaryClient {
     extra: Record<string, string> | undefined,
     startedAt: number | undefined,
     align: AlignProbe | undefined,
-  ): Promise<Buffer> {
+    decoder: AnswerDecoder<T> | undefined,
+  ): Promise<T> {
     const signal = call.signal;
     if (signal?.aborted) return Promise.reject(cancelledError(what, signal.reason));
     const timeoutMs = call.timeoutMs;
@@ -112,22 +173,26 @@ export class H2UnaryClient {
       return Promise.reject(new InferenceError("invalid_argument", `${what}: timeoutMs must be >= 0, got ${timeoutMs}`));
     // grpc-js throws this synchronously once its channel is closed; the same words here.
     if (this.#connection.closed) return Promise.reject(new InferenceError("invalid_argument", `${what}: Channel has been shut down`));
-    const headers: OutgoingHttpHeaders = {};
-    try {
-      if (extra) addMetadata(headers, extra);
-      if (call.headers) addMetadata(headers, call.headers);
-    } catch (e) {
-      return Promise.reject(new InferenceError("invalid_argument", `${what}: ${(e as Error).message}`, { cause: e }));
-    }
     let left: number | undefined;
-    if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
-      left = Math.max(0, (startedAt ?? Date.now()) + timeoutMs - Date.now());
-      headers["grpc-timeout"] = grpcTimeout(left);
+    if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) left = Math.max(0, (startedAt ?? Date.now()) + timeoutMs - Date.now());
+    let headers: readonly string[];
+    if (extra === undefined && call.headers === undefined && left === undefined) headers = this.#plain(method);
+    else {
+      const metadata: Record<string, string> = {};
+      try {
+        if (extra) addMetadata(metadata, extra);
+        if (call.headers) addMetadata(metadata, call.headers);
+      } catch (e) {
+        return Promise.reject(new InferenceError("invalid_argument", `${what}: ${(e as Error).message}`, { cause: e }));
+      }
+      const pairs: string[] = [];
+      for (const k of Object.keys(metadata)) pairs.push(k, metadata[k]!);
+      if (left !== undefined) pairs.push("grpc-timeout", grpcTimeout(left));
+      headers = requestHeaders(this.#scheme, this.#authority, SERVICE_PATH + method, pairs);
     }
-    const target = this.#options.target;
+    const context: FailureContext = { what, signal, timeoutMs, target: this.#options.target, inner: decoder?.context, decode: decoder?.decode };
     // Not an async function: its frame would hold `message` (the request's bytes) until the answer.
-    return unaryCall(this.#connection, {
-      path: SERVICE_PATH + method,
+    return unaryCall<T>(this.#connection, {
       headers,
       message,
       encoding: this.#encoding,
@@ -135,11 +200,9 @@ export class H2UnaryClient {
       signal,
       maxMessageLength: MAX_MESSAGE_LENGTH,
       align,
-    }).catch((e: unknown) => {
-      const error = e as GrpcStatusError;
-      if (signal?.aborted && error.code === Status.CANCELLED) throw cancelledError(what, signal.reason);
-      if (error.code === Status.DEADLINE_EXCEEDED && timeoutMs !== undefined) throw deadlineError(what, timeoutMs);
-      throw describeGrpcFailure(InferenceError.from(error), target);
+      decode: decodeWith as (bytes: Buffer, context: unknown) => T,
+      fail: callFailure,
+      context,
     });
   }
 
