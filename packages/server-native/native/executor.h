@@ -1,5 +1,7 @@
 // The compute side of an instance. An executor is created on the JS thread but Init, Run and Shutdown
-// are only ever called on the instance's own thread, in that order.
+// are called on the instance's own thread, in that order. The one exception: CPU copy / add_sub_i32
+// executors created with inlineMaxBytes > 0 also Run on the JS thread, only while the instance thread has
+// no job (see instance_core.h), so two Runs of one executor never overlap.
 #pragma once
 
 #include <cstddef>

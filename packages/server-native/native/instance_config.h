@@ -26,6 +26,9 @@ struct InstanceConfig {
   DeviceKind device = DeviceKind::kCpu;
   int deviceId = 0;
   std::vector<DenseLayer> layers;  // dense_mlp only
+  // Executions whose inputs total at most this many bytes run on the JS thread while the instance is idle
+  // (0: never). Only CPU copy and add_sub_i32 instances take it.
+  size_t inlineMaxBytes = 0;
 
   size_t DenseInFeatures() const { return layers.front().inFeatures; }
   size_t DenseOutFeatures() const { return layers.back().outFeatures; }

@@ -48,10 +48,28 @@ int64_t ScatterSegments(ExecuteBuffers& b) {
   return MonotonicNs() - start;
 }
 
+// Runs one execution where the caller stands (the instance thread, or the JS thread when inline).
+void RunJob(Executor& executor, Job& job) {
+  job.startNs = MonotonicNs();
+  try {
+    const int64_t gatherNs = GatherSegments(job.buffers);
+    job.timings = executor.Run(job.buffers);
+    job.timings.computeInputNs += gatherNs;
+    job.timings.computeOutputNs += ScatterSegments(job.buffers);
+    job.buffers.staging.clear();
+    job.ok = true;
+  } catch (const std::exception& e) {
+    job.error = e.what();
+  } catch (...) {
+    job.error = "unknown error during execution";
+  }
+  job.endNs = MonotonicNs();
+}
+
 }  // namespace
 
-InstanceCore::InstanceCore(std::string name, std::unique_ptr<Executor> executor)
-    : name_(std::move(name)), executor_(std::move(executor)) {}
+InstanceCore::InstanceCore(std::string name, std::unique_ptr<Executor> executor, size_t inlineMaxBytes)
+    : name_(std::move(name)), executor_(std::move(executor)), inlineMaxBytes_(inlineMaxBytes) {}
 
 InstanceCore::~InstanceCore() {
   // Normally joined by Finalize; only reachable unjoined if Start failed before the thread-safe function existed.
@@ -64,8 +82,14 @@ InstanceCore::~InstanceCore() {
   }
 }
 
-std::shared_ptr<InstanceCore> InstanceCore::Start(Napi::Env env, std::string name, std::unique_ptr<Executor> executor) {
-  auto core = std::make_shared<InstanceCore>(std::move(name), std::move(executor));
+std::shared_ptr<InstanceCore> InstanceCore::Start(Napi::Env env, std::string name, std::unique_ptr<Executor> executor,
+                                                  size_t inlineMaxBytes) {
+  auto core = std::make_shared<InstanceCore>(std::move(name), std::move(executor), inlineMaxBytes);
+  static const char* const kResultKeyNames[kResultKeyCount] = {"computeInputNs", "computeInferNs", "computeOutputNs",
+                                                              "queueNs", "startNs", "endNs"};
+  Napi::Array keys = Napi::Array::New(env, kResultKeyCount);
+  for (int i = 0; i < kResultKeyCount; ++i) keys.Set(static_cast<uint32_t>(i), Napi::String::New(env, kResultKeyNames[i]));
+  NAPI_THROW_IF_FAILED(env, napi_create_reference(env, keys, 1, &core->resultKeys_), nullptr);
   auto* finalizerRef = new std::shared_ptr<InstanceCore>(core);
   core->tsfn_ = Tsfn::New(env, "iaas:" + core->name_, /*maxQueueSize=*/0, /*initialThreadCount=*/1, core.get(),
                           &InstanceCore::Finalize, finalizerRef);
@@ -129,20 +153,7 @@ void InstanceCore::ThreadMain() {
       closeJob = job;
       break;
     }
-    job->startNs = MonotonicNs();
-    try {
-      const int64_t gatherNs = GatherSegments(job->buffers);
-      job->timings = executor_->Run(job->buffers);
-      job->timings.computeInputNs += gatherNs;
-      job->timings.computeOutputNs += ScatterSegments(job->buffers);
-      job->buffers.staging.clear();
-      job->ok = true;
-    } catch (const std::exception& e) {
-      job->error = e.what();
-    } catch (...) {
-      job->error = "unknown error during execution";
-    }
-    job->endNs = MonotonicNs();
+    RunJob(*executor_, *job);
     if (tsfn_.NonBlockingCall(job) != napi_ok) {
       // The environment is shutting down: nobody is left to receive results. The job (holding JS
       // references that can only be freed on the JS thread) is abandoned with the environment.
@@ -176,6 +187,20 @@ void InstanceCore::Submit(Napi::Env env, std::unique_ptr<Job> job) {
   if (inFlight_++ == 0) tsfn_.Ref(env);
   job->enqueuedNs = MonotonicNs();
   Enqueue(job.release());
+}
+
+void InstanceCore::RunInline(Job& job) {
+  job.enqueuedNs = MonotonicNs();
+  RunJob(*executor_, job);
+}
+
+void InstanceCore::WriteTimings(const Job& job, double* out) {
+  out[0] = static_cast<double>(job.timings.computeInputNs);
+  out[1] = static_cast<double>(job.timings.computeInferNs);
+  out[2] = static_cast<double>(job.timings.computeOutputNs);
+  out[3] = static_cast<double>(job.startNs - job.enqueuedNs);
+  out[4] = static_cast<double>(job.startNs);
+  out[5] = static_cast<double>(job.endNs);
 }
 
 void InstanceCore::Close(Napi::Env env, napi_deferred deferred) {
@@ -221,13 +246,20 @@ void InstanceCore::Settle(Napi::Env env, Job* job) {
     return;
   }
   if (job->ok) {
-    Napi::Object result = Napi::Object::New(env);
-    result.Set("computeInputNs", Napi::Number::New(env, static_cast<double>(job->timings.computeInputNs)));
-    result.Set("computeInferNs", Napi::Number::New(env, static_cast<double>(job->timings.computeInferNs)));
-    result.Set("computeOutputNs", Napi::Number::New(env, static_cast<double>(job->timings.computeOutputNs)));
-    result.Set("queueNs", Napi::Number::New(env, static_cast<double>(job->startNs - job->enqueuedNs)));
-    result.Set("startNs", Napi::Number::New(env, static_cast<double>(job->startNs)));
-    result.Set("endNs", Napi::Number::New(env, static_cast<double>(job->endNs)));
+    static_assert(kResultKeyCount == kTimingCount, "one property per timing");
+    double values[kTimingCount];
+    WriteTimings(*job, values);
+    napi_value keys;
+    napi_value result;
+    napi_get_reference_value(env, resultKeys_, &keys);
+    napi_create_object(env, &result);
+    for (int i = 0; i < kResultKeyCount; ++i) {
+      napi_value key;
+      napi_value value;
+      napi_get_element(env, keys, static_cast<uint32_t>(i), &key);
+      napi_create_double(env, values[i], &value);
+      napi_set_property(env, result, key, value);
+    }
     napi_resolve_deferred(env, job->deferred, result);
   } else {
     Napi::Error error = Napi::Error::New(env, "execute(\"" + name_ + "\") failed: " + job->error);
@@ -236,7 +268,9 @@ void InstanceCore::Settle(Napi::Env env, Job* job) {
   }
 }
 
-void InstanceCore::Finalize(Napi::Env, std::shared_ptr<InstanceCore>* self, InstanceCore* core) {
+void InstanceCore::Finalize(Napi::Env env, std::shared_ptr<InstanceCore>* self, InstanceCore* core) {
+  if (core->resultKeys_ != nullptr && env != nullptr) napi_delete_reference(env, core->resultKeys_);
+  core->resultKeys_ = nullptr;
   {
     // Reached after a normal close (the thread is exiting) or at environment teardown (tell it to stop
     // after its current job; the thread-safe function stays valid until this returns).

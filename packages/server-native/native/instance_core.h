@@ -2,6 +2,13 @@
 // function that carries results back to the JS thread. The thread-safe function is referenced (keeps the
 // event loop alive) only while jobs are in flight, so an idle instance never holds the process open.
 //
+// Inline execution: an instance created with inlineMaxBytes > 0 (CPU copy / add_sub_i32 kernels only) runs
+// an execution whose inputs total at most that many bytes on the JS thread, inside execute(), when it has
+// nothing queued or running: its thread is then waiting for work and cannot touch the executor meanwhile.
+// That saves the hand-off to the instance thread and back (two thread wake-ups) for executions that cost
+// less than the hand-off. Timings keep their meaning: queueNs is the (near zero) time from execute() to the
+// start, startNs/endNs bracket the kernel wherever it ran.
+//
 // Lifetime: the core is shared by the JS wrapper, the thread, and the thread-safe function's finalizer.
 // The thread releases the thread-safe function after a close; its finalizer (JS thread) joins the thread.
 #pragma once
@@ -28,7 +35,7 @@ struct Job {
   std::vector<napi_ref> keepAlive;
   ExecuteBuffers buffers;
   int64_t enqueuedNs = 0;
-  // Filled on the instance thread.
+  // Filled where the job runs (the instance thread, or the JS thread for inline executions).
   int64_t startNs = 0;
   int64_t endNs = 0;
   PhaseTimings timings;
@@ -37,19 +44,33 @@ struct Job {
 };
 
 class InstanceCore;
+constexpr size_t kTimingCount = 6;
 // Thread-safe function callback (JS thread): settles the job's promise. Defined in instance_core.cc.
 void DeliverJob(Napi::Env env, Napi::Function, InstanceCore* core, Job* job);
 
 class InstanceCore {
  public:
   // Starts the thread and waits until the executor is initialised on it. Throws Napi::Error on failure.
-  static std::shared_ptr<InstanceCore> Start(Napi::Env env, std::string name, std::unique_ptr<Executor> executor);
+  // `inlineMaxBytes` > 0 enables inline execution (see above); the caller checks that the kernel allows it.
+  static std::shared_ptr<InstanceCore> Start(Napi::Env env, std::string name, std::unique_ptr<Executor> executor,
+                                             size_t inlineMaxBytes);
 
-  InstanceCore(std::string name, std::unique_ptr<Executor> executor);
+  InstanceCore(std::string name, std::unique_ptr<Executor> executor, size_t inlineMaxBytes);
   ~InstanceCore();
 
   // JS thread only.
   void Submit(Napi::Env env, std::unique_ptr<Job> job);
+  // JS thread only: whether an execution with `inputBytes` of inputs runs inline right now.
+  bool CanRunInline(size_t inputBytes) const {
+    return inlineMaxBytes_ > 0 && inputBytes <= inlineMaxBytes_ && inFlight_ == 0 && !closing_;
+  }
+  // JS thread only, after CanRunInline: runs the job here (the caller then settles it).
+  void RunInline(Job& job);
+  // JS thread only: resolves or rejects the job's promise (and frees its references).
+  void Settle(Napi::Env env, Job* job);
+  // The timings of a finished job in ExecuteTimings order: computeInputNs, computeInferNs, computeOutputNs,
+  // queueNs, startNs, endNs.
+  static void WriteTimings(const Job& job, double* out);
   // JS thread only. `deferred` (may be null) is resolved once queued jobs finished and the thread stopped.
   void Close(Napi::Env env, napi_deferred deferred);
   // JS thread only; safe from a finalizer (no JS calls): stops the thread after queued jobs, resolving nothing.
@@ -64,10 +85,14 @@ class InstanceCore {
   static void Finalize(Napi::Env env, std::shared_ptr<InstanceCore>* self, InstanceCore* core);
   void ThreadMain();
   void Enqueue(Job* job);
-  void Settle(Napi::Env env, Job* job);
 
   const std::string name_;
+  // Property names of the timings object, created once: naming them per result interned six strings
+  // per execution (a measurable share of the JS thread's time per request).
+  enum ResultKey { kComputeInputNs, kComputeInferNs, kComputeOutputNs, kQueueNs, kStartNs, kEndNs, kResultKeyCount };
+  napi_ref resultKeys_ = nullptr;  // an array of the kResultKeyCount names (Node-API 8 refs need objects)
   std::unique_ptr<Executor> executor_;
+  const size_t inlineMaxBytes_;
   std::thread thread_;
   Tsfn tsfn_;
 

@@ -34,6 +34,7 @@ Napi::Function NativeInstance::DefineClass(Napi::Env env) {
       env, "NativeInstance",
       {
           InstanceMethod<&NativeInstance::Execute>("execute"),
+          InstanceMethod<&NativeInstance::ExecuteInto>("executeInto"),
           InstanceMethod<&NativeInstance::Close>("close"),
           InstanceAccessor<&NativeInstance::GetName>("name", napi_enumerable),
           InstanceAccessor<&NativeInstance::GetDevice>("device", napi_enumerable),
@@ -52,7 +53,7 @@ NativeInstance::NativeInstance(const Napi::CallbackInfo& info) : ObjectWrap<Nati
     std::vector<float>().swap(layer.weights);
     std::vector<float>().swap(layer.bias);
   }
-  core_ = InstanceCore::Start(env, config_.name, std::move(executor));
+  core_ = InstanceCore::Start(env, config_.name, std::move(executor), config_.inlineMaxBytes);
 }
 
 NativeInstance::~NativeInstance() {
@@ -60,13 +61,28 @@ NativeInstance::~NativeInstance() {
   if (core_) core_->CloseFromFinalizer();
 }
 
-Napi::Value NativeInstance::Execute(const Napi::CallbackInfo& info) {
+Napi::Value NativeInstance::Execute(const Napi::CallbackInfo& info) { return Run(info, nullptr); }
+
+Napi::Value NativeInstance::ExecuteInto(const Napi::CallbackInfo& info) {
+  Napi::Value out = info[1];
+  if (!out.IsTypedArray() || out.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      out.As<Napi::Float64Array>().ElementLength() < kTimingCount) {
+    throw Napi::TypeError::New(info.Env(), errorPrefix_ + "executeInto needs a Float64Array of at least 6 elements for the timings");
+  }
+  return Run(info, out.As<Napi::Float64Array>().Data());
+}
+
+Napi::Value NativeInstance::Run(const Napi::CallbackInfo& info, double* timingsOut) {
   Napi::Env env = info.Env();
-  napi_deferred deferred;
-  napi_value promise;
-  NAPI_THROW_IF_FAILED(env, napi_create_promise(env, &deferred, &promise), Napi::Value());
+  // The promise is only made when one is returned: an inline execution into `timingsOut` needs none.
+  napi_deferred deferred = nullptr;
+  napi_value promise = nullptr;
+  auto makePromise = [&]() {
+    NAPI_THROW_IF_FAILED_VOID(env, napi_create_promise(env, &deferred, &promise));
+  };
 
   if (core_->closing()) {
+    makePromise();
     Napi::Error error = Napi::Error::New(env, errorPrefix_ + "the instance is closed");
     error.Set("code", Napi::String::New(env, "ERR_IAAS_INSTANCE_CLOSED"));
     napi_reject_deferred(env, deferred, error.Value());
@@ -77,6 +93,23 @@ Napi::Value NativeInstance::Execute(const Napi::CallbackInfo& info) {
   try {
     ParsedRequest parsed = ParseExecuteRequest(env, config_, errorPrefix_, info[0]);
     job->buffers = std::move(parsed.buffers);
+    if (config_.inlineMaxBytes > 0) {
+      size_t inputBytes = 0;
+      for (const ConstSpan& span : job->buffers.inputs) inputBytes += span.size;
+      if (core_->CanRunInline(inputBytes)) {
+        // Runs right here: the views are only used during this call, so no references are needed.
+        core_->RunInline(*job);
+        if (job->ok && timingsOut != nullptr) {
+          InstanceCore::WriteTimings(*job, timingsOut);
+          return env.Undefined();
+        }
+        makePromise();
+        job->deferred = deferred;
+        core_->Settle(env, job.get());
+        return Napi::Value(env, promise);
+      }
+    }
+    makePromise();
     job->keepAlive.reserve(parsed.views.size());
     for (napi_value view : parsed.views) {
       napi_ref ref;
@@ -85,6 +118,7 @@ Napi::Value NativeInstance::Execute(const Napi::CallbackInfo& info) {
     }
   } catch (const Napi::Error& e) {
     for (napi_ref ref : job->keepAlive) napi_delete_reference(env, ref);
+    if (deferred == nullptr) makePromise();
     napi_reject_deferred(env, deferred, e.Value());
     return Napi::Value(env, promise);
   }

@@ -18,6 +18,10 @@ class NativeInstance : public Napi::ObjectWrap<NativeInstance> {
 
  private:
   Napi::Value Execute(const Napi::CallbackInfo& info);
+  // execute(request) that, when the execution runs inline and succeeds, writes the timings into info[1]
+  // (Float64Array, InstanceCore::WriteTimings order) and returns undefined instead of a promise.
+  Napi::Value ExecuteInto(const Napi::CallbackInfo& info);
+  Napi::Value Run(const Napi::CallbackInfo& info, double* timingsOut);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetName(const Napi::CallbackInfo& info);
   Napi::Value GetDevice(const Napi::CallbackInfo& info);

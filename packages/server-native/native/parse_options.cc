@@ -9,6 +9,8 @@ namespace {
 
 // Feature counts are kept well inside int range so the CUDA kernels can index with int.
 constexpr double kMaxFeatures = 1 << 24;
+// Inline executions are meant for small tensors; 16 MiB bounds how long one may hold the JS thread.
+constexpr double kMaxInlineBytes = 1 << 24;
 
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& prefix, const std::string& message) {
   throw Napi::TypeError::New(env, prefix + message);
@@ -137,6 +139,22 @@ InstanceConfig ParseInstanceOptions(Napi::Env env, Napi::Value value) {
       ThrowRange(env, prefix, "options.deviceId must be a non-negative integer (got " + Describe(deviceId) + ")");
     }
     config.deviceId = static_cast<int>(d);
+  }
+
+  Napi::Value inlineMax = options.Get("inlineMaxBytes");
+  if (!inlineMax.IsUndefined()) {
+    if (!inlineMax.IsNumber()) ThrowType(env, prefix, "options.inlineMaxBytes must be a non-negative integer (got " + Describe(inlineMax) + ")");
+    const double d = inlineMax.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || d != std::floor(d) || d > kMaxInlineBytes) {
+      ThrowRange(env, prefix, "options.inlineMaxBytes must be an integer from 0 to " + std::to_string(static_cast<long>(kMaxInlineBytes)) +
+                                  " (got " + Describe(inlineMax) + ")");
+    }
+    config.inlineMaxBytes = static_cast<size_t>(d);
+    // Inline executions run on the JS thread: only for kernels whose cost is a copy-sized pass over the bytes.
+    if (config.inlineMaxBytes > 0 && (config.device != DeviceKind::kCpu || config.kernel == KernelKind::kDenseMlp)) {
+      ThrowType(env, prefix, std::string("options.inlineMaxBytes is only taken by cpu instances of the \"copy\" and \"add_sub_i32\" kernels, not ") +
+                                 DeviceKindName(config.device) + " \"" + kernelName + "\"");
+    }
   }
 
   Napi::Value layers = options.Get("layers");

@@ -61,8 +61,9 @@ View GetTensor(Napi::Env env, const std::string& prefix, Napi::Value v, const ch
     throw Napi::TypeError::New(env, prefix + Field(key, index) + " is an empty array; give a buffer or a non-empty array of buffers");
   }
   View joined{nullptr, 0, {}};
-  joined.parts.reserve(parts.Length());
-  for (uint32_t p = 0; p < parts.Length(); ++p) {
+  const uint32_t count = parts.Length();
+  joined.parts.reserve(count);
+  for (uint32_t p = 0; p < count; ++p) {
     Napi::Value part = parts.Get(p);
     View view = GetView(env, prefix + Field(key, index) + " part " + std::to_string(p) + ": ", part, key, index);
     joined.size += view.size;
@@ -77,9 +78,10 @@ std::vector<View> GetViews(Napi::Env env, const std::string& prefix, Napi::Objec
   Napi::Value list = request.Get(key);
   if (!list.IsArray()) throw Napi::TypeError::New(env, prefix + "request." + key + " must be an array of Uint8Array");
   Napi::Array array = list.As<Napi::Array>();
+  const uint32_t length = array.Length();  // one Node-API call, not one per iteration
   std::vector<View> views;
-  views.reserve(array.Length());
-  for (uint32_t i = 0; i < array.Length(); ++i) {
+  views.reserve(length);
+  for (uint32_t i = 0; i < length; ++i) {
     views.push_back(GetTensor(env, prefix, array.Get(i), key, i, keep));
   }
   return views;
@@ -169,6 +171,7 @@ ParsedRequest ParseExecuteRequest(Napi::Env env, const InstanceConfig& config, c
   }
   Napi::Object request = value.As<Napi::Object>();
   ParsedRequest parsed;
+  parsed.views.reserve(4);
   const std::vector<View> inputs = GetViews(env, prefix, request, "inputs", parsed.views);
   const std::vector<View> outputs = GetViews(env, prefix, request, "outputs", parsed.views);
 

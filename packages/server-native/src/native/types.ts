@@ -44,6 +44,14 @@ export interface InstanceOptions {
    * Hidden layers use ReLU; the last layer is linear. Copied into the instance (and to the GPU) at creation.
    */
   layers?: { inFeatures: number; outFeatures: number; weights: Float32Array; bias: Float32Array }[];
+  /**
+   * CPU "copy" and "add_sub_i32" instances only (anything but 0 or undefined throws for others): an execution
+   * whose inputs total at most this many bytes runs synchronously inside execute(), on the calling (JS)
+   * thread, when the instance has nothing queued or running; its promise is already settled when execute()
+   * returns. Saves the hand-off to the instance thread and back for tiny kernels. Default 0 (never);
+   * at most 16 MiB. Timings keep their meaning (queueNs is the near-zero time from the call to the start).
+   */
+  inlineMaxBytes?: number;
 }
 
 /**
@@ -66,8 +74,9 @@ export interface ExecuteTimings {
 }
 
 /**
- * One execution. Buffers are read/written on the instance's own thread; the caller keeps them alive and
- * untouched until the promise settles (the addon holds references meanwhile). Any TypedArray view is
+ * One execution. Buffers are read/written on the instance's own thread (or, for an inline execution, on the
+ * calling thread before execute() returns); the caller keeps them alive and untouched until the promise
+ * settles (the addon holds references meanwhile). Any TypedArray view is
  * accepted (its byte length counts); alignment is not required. Outputs must not overlap inputs or each other.
  * Invalid requests reject (never throw) with a TypeError/RangeError naming the field; a failed execution
  * rejects with an Error whose code is "ERR_IAAS_EXECUTE_FAILED"; execute after close() rejects with code
@@ -103,6 +112,14 @@ export interface NativeInstance {
   /** The CUDA ordinal; 0 for cpu. */
   readonly deviceId: number;
   execute(request: ExecuteRequest | BatchedExecuteRequest): Promise<ExecuteTimings>;
+  /**
+   * As execute(), except that an execution that runs inline (see InstanceOptions.inlineMaxBytes) and
+   * succeeds returns undefined, with its timings written to `timingsOut` (at least 6 elements) in the order
+   * computeInputNs, computeInferNs, computeOutputNs, queueNs, startNs, endNs: no promise and no timings
+   * object is made in the addon. Every other case returns execute()'s promise. Throws a TypeError when
+   * `timingsOut` is not such a Float64Array.
+   */
+  executeInto(request: ExecuteRequest | BatchedExecuteRequest, timingsOut: Float64Array): Promise<ExecuteTimings> | undefined;
   /** Finishes queued executions, then stops the thread and frees device memory. Idempotent. */
   close(): Promise<void>;
 }

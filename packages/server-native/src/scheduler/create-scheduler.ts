@@ -10,6 +10,7 @@ import { DecoupledScheduler } from "./decoupled-scheduler.ts";
 import { DynamicBatchScheduler } from "./dynamic-batch-scheduler.ts";
 import { createInstances } from "./instances.ts";
 import type { ModelInstance } from "./model-instance.ts";
+import { NativeModelInstance } from "./native-model-instance.ts";
 import { FifoScheduler, type Scheduler } from "./scheduler.ts";
 import { SequenceBatcher } from "./sequence-batcher.ts";
 import { weightsMemoryUsage } from "../stats/memory-usage.ts";
@@ -61,7 +62,7 @@ export async function createScheduler(
   } else {
     const native = await createInstances(addon, config, at, backend.instanceOptions);
     memoryUsage = weightsMemoryUsage(native, backend.instanceOptions);
-    instances = native;
+    instances = native.map((n) => new NativeModelInstance(n));
     placements = native.map((i) => ({ name: i.name, device: i.device === "cuda" ? "GPU" : "CPU", device_id: i.deviceId }));
   }
   const scheduler =

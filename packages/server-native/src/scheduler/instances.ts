@@ -7,6 +7,7 @@ import { ServerError } from "../core/errors.ts";
 import type { BackendInfo, InstanceOptions, NativeAddon, NativeInstance } from "../native/types.ts";
 import type { Locator } from "../repository/config-decode.ts";
 import type { ModelConfig } from "../repository/model-config.ts";
+import { configuredInlineMaxBytes, instanceInlineMaxBytes } from "./inline-execution.ts";
 
 interface PlannedInstance {
   name: string;
@@ -51,9 +52,13 @@ export async function createInstances(
   options: Pick<InstanceOptions, "kernel" | "layers">,
 ): Promise<NativeInstance[]> {
   const planned = planInstances(config, addon.backendInfo(), at);
+  const inlineLimit = configuredInlineMaxBytes(config, at);
   const created: NativeInstance[] = [];
   try {
-    for (const p of planned) created.push(addon.createInstance({ ...options, name: p.name, device: p.device, deviceId: p.deviceId }));
+    for (const p of planned) {
+      const inlineMaxBytes = instanceInlineMaxBytes(inlineLimit, options.kernel, p.device);
+      created.push(addon.createInstance({ ...options, name: p.name, device: p.device, deviceId: p.deviceId, inlineMaxBytes }));
+    }
   } catch (err) {
     await Promise.allSettled(created.map((i) => i.close()));
     throw new ServerError("INTERNAL", `model '${config.name}': creating native instance ${created.length} failed: ${(err as Error).message}`, { cause: err });

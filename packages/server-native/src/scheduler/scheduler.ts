@@ -107,15 +107,24 @@ export class FifoScheduler implements Scheduler {
     } catch (err) {
       pending = Promise.reject(err);
     }
+    // One reaction per outcome that settles the job and frees the instance (no .finally(): it would cost
+    // a second promise and reaction per request). The instance is free again before the caller resumes.
     pending.then(
-      (timings) => job.resolve({ queueNs, timings, instance: instance.name }),
-      (err: unknown) =>
-        job.reject(new ServerError("INTERNAL", `model '${this.modelName}' instance '${instance.name}' failed: ${(err as Error)?.message ?? String(err)}`, { cause: err })),
-    ).finally(() => {
-      this.running--;
-      this.idle.push(instance);
-      this.dispatch();
-    });
+      (timings) => {
+        job.resolve({ queueNs, timings, instance: instance.name });
+        this.release(instance);
+      },
+      (err: unknown) => {
+        job.reject(new ServerError("INTERNAL", `model '${this.modelName}' instance '${instance.name}' failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+        this.release(instance);
+      },
+    );
+  }
+
+  private release(instance: ModelInstance): void {
+    this.running--;
+    this.idle.push(instance);
+    this.dispatch();
   }
 
   retire(): Promise<void> {

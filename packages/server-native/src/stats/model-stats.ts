@@ -58,33 +58,55 @@ export interface ResponseStatsSnapshot {
 export type ResponseOutcome = keyof ResponseStatsSnapshot;
 
 const zero = (): Duration => ({ count: 0n, ns: 0n });
-const add = (d: Duration, ns: bigint, count = 1n): void => {
-  d.count += count;
-  d.ns += ns;
+
+/**
+ * A Duration being accumulated. Every request adds to about a dozen of them, and bigint arithmetic allocates
+ * a new bigint per operation, so the adds go to numbers: the count stays far below 2^53, and the nanoseconds
+ * are folded into the exact bigint total before their number part could reach 2^53 (adds stay exact).
+ */
+interface Accum {
+  count: number;
+  ns: bigint;
+  pendingNs: number;
+}
+const FOLD_NS_AT = 2 ** 52;
+const accum = (): Accum => ({ count: 0, ns: 0n, pendingNs: 0 });
+const add = (d: Accum, ns: number): void => {
+  d.count++;
+  d.pendingNs += ns;
+  if (d.pendingNs >= FOLD_NS_AT) {
+    d.ns += BigInt(d.pendingNs);
+    d.pendingNs = 0;
+  }
 };
-const copy = (d: Duration): Duration => ({ count: d.count, ns: d.ns });
-const toNs = (n: number): bigint => BigInt(Math.max(0, Math.round(n)));
+const copy = (d: Accum): Duration => ({ count: BigInt(d.count), ns: d.ns + BigInt(d.pendingNs) });
+/** Native timings (float nanoseconds) and request durations (bigint, far below 2^53) as whole ns. */
+const toNs = (n: number): number => Math.max(0, Math.round(n));
+const bigNs = (n: bigint): number => (n > 0n ? Number(n) : 0);
 
 interface BatchBucket {
-  compute_input: Duration;
-  compute_infer: Duration;
-  compute_output: Duration;
+  compute_input: Accum;
+  compute_infer: Accum;
+  compute_output: Accum;
 }
+
+type ResponseAccums = Record<ResponseOutcome, Accum>;
 
 export class ModelStats {
   readonly name: string;
   readonly version: string;
-  private lastInference = 0n;
-  private inferenceCount = 0n;
-  private executionCount = 0n;
-  private readonly success = zero();
-  private readonly fail = zero();
-  private readonly queue = zero();
-  private readonly computeInput = zero();
-  private readonly computeInfer = zero();
-  private readonly computeOutput = zero();
+  /** ms since the epoch (Date.now()); numbers below, bigints only in snapshots. */
+  private lastInference = 0;
+  private inferenceCount = 0;
+  private executionCount = 0;
+  private readonly success = accum();
+  private readonly fail = accum();
+  private readonly queue = accum();
+  private readonly computeInput = accum();
+  private readonly computeInfer = accum();
+  private readonly computeOutput = accum();
   private readonly batches = new Map<number, BatchBucket>();
-  private readonly responses = new Map<string, ResponseStatsSnapshot>();
+  private readonly responses = new Map<string, ResponseAccums>();
   private readonly memoryUsage: readonly MemoryUsage[];
   private readonly rejected: Record<RejectReason, number> = { queue_full: 0, timeout: 0 };
   /** Failed requests per reason (nv_inference_request_failure); their sum is inference_stats.fail.count. */
@@ -103,13 +125,13 @@ export class ModelStats {
    * decoupled code records each of a request's responses here; infer records "0" itself.
    */
   recordResponse(key: string, outcome: ResponseOutcome, ns: bigint): void {
-    add(this.response(key)[outcome], ns);
+    add(this.response(key)[outcome], bigNs(ns));
   }
 
-  private response(key: string): ResponseStatsSnapshot {
+  private response(key: string): ResponseAccums {
     let r = this.responses.get(key);
     if (r === undefined) {
-      r = { compute_infer: zero(), compute_output: zero(), success: zero(), fail: zero(), empty_response: zero(), cancel: zero() };
+      r = { compute_infer: accum(), compute_output: accum(), success: accum(), fail: accum(), empty_response: accum(), cancel: accum() };
       this.responses.set(key, r);
     }
     return r;
@@ -130,10 +152,11 @@ export class ModelStats {
     const input = toNs(timings.computeInputNs);
     const infer = toNs(timings.computeInferNs);
     const output = toNs(timings.computeOutputNs);
-    this.lastInference = BigInt(Date.now());
-    this.inferenceCount += BigInt(batchSize);
-    add(this.success, requestNs);
-    add(this.queue, queueNs);
+    const request = bigNs(requestNs);
+    this.lastInference = Date.now();
+    this.inferenceCount += batchSize;
+    add(this.success, request);
+    add(this.queue, bigNs(queueNs));
     // As Triton: each request of a dynamic batch counts the batch's compute durations; the execution
     // itself (execution_count, batch_stats under the merged size) is counted once, by its leader.
     add(this.computeInput, input);
@@ -141,10 +164,10 @@ export class ModelStats {
     add(this.computeOutput, output);
     if (execution === undefined || execution.leader) {
       const size = execution?.size ?? batchSize;
-      this.executionCount += 1n;
+      this.executionCount++;
       let bucket = this.batches.get(size);
       if (bucket === undefined) {
-        bucket = { compute_input: zero(), compute_infer: zero(), compute_output: zero() };
+        bucket = { compute_input: accum(), compute_infer: accum(), compute_output: accum() };
         this.batches.set(size, bucket);
       }
       add(bucket.compute_input, input);
@@ -155,13 +178,13 @@ export class ModelStats {
     const first = this.response("0");
     add(first.compute_infer, infer);
     add(first.compute_output, output);
-    add(first.success, requestNs);
+    add(first.success, request);
   }
 
   /** A request that reached this model version and failed (validation or execution); `asResponse` as above. */
   recordFailure(requestNs: bigint, asResponse = true): void {
-    this.lastInference = BigInt(Date.now());
-    add(this.fail, requestNs);
+    this.lastInference = Date.now();
+    add(this.fail, bigNs(requestNs));
     if (asResponse) this.recordResponse("0", "fail", requestNs);
   }
 
@@ -193,9 +216,9 @@ export class ModelStats {
     return {
       name: this.name,
       version: this.version,
-      last_inference: this.lastInference,
-      inference_count: this.inferenceCount,
-      execution_count: this.executionCount,
+      last_inference: BigInt(this.lastInference),
+      inference_count: BigInt(this.inferenceCount),
+      execution_count: BigInt(this.executionCount),
       inference_stats: {
         success: copy(this.success),
         fail: copy(this.fail),

@@ -11,6 +11,7 @@ import type { InferInput, InferRequest, InferResponse, Parameters, RequestedOutp
 import type { Authenticator } from "../../security/auth.ts";
 import { grpcServerCredentials, type ResolvedTls } from "../../security/tls.ts";
 import { authInterceptor } from "./auth-interceptor.ts";
+import { inferRequestDeserializer, inferResponseSerializer } from "./infer-wire.ts";
 import { contentsToRaw, type GrpcContents } from "./contents.ts";
 import { modelStreamInfer } from "./stream-infer.ts";
 import { extensionRpcs, gateRpcs } from "./extension-rpcs.ts";
@@ -181,9 +182,20 @@ type Unary = (call: grpc.ServerUnaryCall<any, any>, callback: grpc.sendUnaryData
 export async function startGrpcFrontend(server: InferenceServer, options: GrpcFrontendOptions): Promise<GrpcFrontend> {
   const log = options.log ?? (() => {});
   const pkg = loadDefinitions() as any;
+  // ModelInfer through the hand-written codec for its common messages (protobufjs for everything else).
+  const inferService = pkg.inference.GRPCInferenceService.service;
+  const inferMethod = inferService.ModelInfer;
+  inferService.ModelInfer = {
+    ...inferMethod,
+    requestDeserialize: inferRequestDeserializer(inferMethod.requestDeserialize),
+    responseSerialize: inferResponseSerializer(inferMethod.responseSerialize),
+  };
   const grpcServer = new grpc.Server({
     "grpc.max_receive_message_length": options.maxReceiveBytes ?? MAX_GRPC_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_GRPC_MESSAGE_BYTES,
+    // iaas serves no channelz service, so grpc-js' per-call channelz bookkeeping (a tracker object with six
+    // closures and timestamps per call) would only be written, never read.
+    "grpc.enable_channelz": 0,
     interceptors: options.auth ? [authInterceptor(options.auth, log)] : [],
   });
 
@@ -192,23 +204,33 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
     if (e.status === "INTERNAL") log(`internal error: ${e.stack ?? e.message}`, "error");
     return Object.assign(new Error(e.message), { code: e.grpcCode, details: e.message, metadata: new grpc.Metadata() });
   };
+  // A synchronous throw and a rejection both become the call's error; a promise is awaited with one
+  // reaction (no extra promise turns per call: ModelInfer goes through here).
   const unary = (fn: (request: any, call: grpc.ServerUnaryCall<any, any>) => unknown | Promise<unknown>): Unary => (call, callback) => {
-    Promise.resolve()
-      .then(() => fn(call.request, call))
-      .then(
-        (result) => callback(null, result),
+    let result: unknown;
+    try {
+      result = fn(call.request, call);
+    } catch (err) {
+      callback(fail(err));
+      return;
+    }
+    if (result instanceof Promise)
+      result.then(
+        (value) => callback(null, value),
         (err: unknown) => callback(fail(err)),
       );
+    else callback(null, result);
   };
   const unimplemented = (rpc: string): Unary => (_call, callback) =>
     callback({ code: grpc.status.UNIMPLEMENTED, details: `${rpc} is not implemented by the iaas server`, name: "Error", message: rpc, metadata: new grpc.Metadata() });
 
-  const modelInfer = async (req: GrpcInferRequest, call: grpc.ServerUnaryCall<GrpcInferRequest, unknown>): Promise<unknown> => {
+  // Not async: a decoding error throws straight to `unary`, which answers it like a rejection.
+  const modelInfer = (req: GrpcInferRequest, call: grpc.ServerUnaryCall<GrpcInferRequest, unknown>): Promise<unknown> => {
     const receivedAt = process.hrtime.bigint();
     const request = decodeInfer(req, server.systemSharedMemory !== undefined);
     request.traceCarrier = call.metadata;
     request.protocol = "grpc";
-    return encodeInfer(await server.infer(request, receivedAt), !server.extensions.has("binary_tensor_data"));
+    return server.infer(request, receivedAt).then((response) => encodeInfer(response, !server.extensions.has("binary_tensor_data")));
   };
 
   grpcServer.addService(pkg.inference.GRPCInferenceService.service, gateRpcs(server, {

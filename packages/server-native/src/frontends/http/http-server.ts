@@ -15,6 +15,7 @@ import { checkBinaryRequest, jsonOutputsOnly } from "./binary-gate.ts";
 import { BodyTooLargeError, readBody } from "./body.ts";
 import { extensionOfPath, extensionRoute } from "./extension-routes.ts";
 import { sendBody } from "./response-encoding.ts";
+import { createSendBatch } from "./batched-sends.ts";
 import { HEADER_LENGTH, checkJsonOutputs, decodeInferRequest, encodeInferResponse } from "./infer-codec.ts";
 import { systemSharedMemoryRoute } from "./shared-memory-routes.ts";
 import { trackConnections } from "./graceful-close.ts";
@@ -82,16 +83,33 @@ const parseBodyJson = (body: Buffer, what: string): Record<string, unknown> => {
   return v as Record<string, unknown>;
 };
 
+const INFER_PREFIX = "/v2/models/";
+const INFER_SUFFIX = "/infer";
+
+/** The model of `POST /v2/models/<name>/infer` when the URL is exactly that with a name needing no decoding. */
+function plainInferModel(url: string): string | undefined {
+  if (!url.startsWith(INFER_PREFIX) || !url.endsWith(INFER_SUFFIX)) return undefined;
+  const name = url.slice(INFER_PREFIX.length, url.length - INFER_SUFFIX.length);
+  if (name === "" || name.includes("/") || name.includes("%") || name.includes("?")) return undefined;
+  return name;
+}
+
 export async function startHttpFrontend(server: InferenceServer, options: HttpFrontendOptions): Promise<HttpFrontend> {
   const limit = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const log = options.log ?? (() => {});
   // Set by close(): answers from then on end their connection, so keep-alive clients do not hold shutdown.
   let closing = false;
+  const sendLater = createSendBatch();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = process.hrtime.bigint();
     const method = req.method ?? "GET";
-    const rawPath = (req.url ?? "/").split("?")[0]!;
+    const url = req.url ?? "/";
+    // The hot path: POST /v2/models/<name>/infer with a plain name (no query, no escapes, no version) goes
+    // straight to inference; anything else takes the general router below, which would route it the same.
+    const model = method === "POST" ? plainInferModel(url) : undefined;
+    if (model !== undefined) return infer(req, res, model, undefined, receivedAt);
+    const rawPath = url.split("?")[0]!;
     let segments: string[];
     try {
       segments = rawPath.split("/").filter((s) => s !== "").map(decodeURIComponent);
@@ -178,10 +196,12 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
     checkJsonOutputs(meta, request);
     const response = await server.infer(request, receivedAt);
     const encoded = encodeInferResponse(response, request);
-    if (closing) res.shouldKeepAlive = false;
     const headers: Record<string, string | number> = { "Content-Type": encoded.contentType };
     if (encoded.headerLength !== undefined) headers["Inference-Header-Content-Length"] = encoded.headerLength;
-    sendBody(res, 200, headers, encoded.chunks, encoded.byteLength);
+    sendLater(res, () => {
+      if (closing) res.shouldKeepAlive = false;
+      sendBody(res, 200, headers, encoded.chunks, encoded.byteLength);
+    });
   }
 
   const route = (req: IncomingMessage, res: ServerResponse): void => {

@@ -35,9 +35,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "obj
 function parameters(v: unknown, where: string): Parameters | undefined {
   if (v === undefined || v === null) return undefined;
   if (!isObject(v)) throw invalidArg(`${where}: 'parameters' must be an object`);
-  for (const [k, p] of Object.entries(v))
-    if (!["string", "number", "boolean", "bigint"].includes(typeof p))
+  // Runs for the request and every tensor: no per-entry arrays.
+  for (const k in v) {
+    const t = typeof v[k];
+    if (t !== "string" && t !== "number" && t !== "boolean" && t !== "bigint")
       throw invalidArg(`${where}: parameter '${k}' must be a string, number or boolean`);
+  }
   return v as Parameters;
 }
 
