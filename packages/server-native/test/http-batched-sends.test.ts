@@ -19,7 +19,7 @@ test("queued sends run together in the check phase, in order; one that throws de
   });
   batch(fakeRes("c"), () => order.push("c"));
   await null;
-  assert.deepEqual(order, [], "nothing is written before the end of the loop turn");
+  assert.deepEqual(order, [] as string[], "nothing is written before the end of the loop turn");
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(order, ["a", "c"]);
   assert.deepEqual(destroyed, ["b: socket gone"]);

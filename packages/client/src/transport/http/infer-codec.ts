@@ -2,7 +2,7 @@
 // (JSON header, then the raw tensors back to back; header length in Inference-Header-Content-Length).
 import type { ParameterValue } from "../../api.ts";
 import { InferenceError } from "../../errors.ts";
-import { isDataType } from "../../protocol/datatypes.ts";
+import { isDataType, type DataType } from "../../protocol/datatypes.ts";
 import { parseJson, stringifyJson } from "../../protocol/json-data.ts";
 import { Tensor } from "../../tensor.ts";
 import type { InferRequest, InferResponse, OutputRequest } from "../transport.ts";
@@ -86,6 +86,24 @@ export function encodeInferRequest(req: InferRequest): EncodedBody {
   };
 }
 
+/**
+ * What a JSON header says about where each output is, when every output is in the binary section and the
+ * answer carries no id or parameters: enough to decode the next body with the same header without
+ * parsing it (infer-header-cache.ts).
+ */
+export interface ResponseLayout {
+  modelName: string;
+  modelVersion: string;
+  outputs: { name: string; datatype: DataType; shape: readonly number[]; byteSize: number }[];
+  /** Where the binary section ends: the body must be at least this long. */
+  end: number;
+}
+
+/** Receives the layout of a decoded answer (undefined when the answer has none; see ResponseLayout). */
+export interface LayoutSink {
+  layout: ResponseLayout | undefined;
+}
+
 function bad(message: string): InferenceError {
   return new InferenceError("internal", `malformed infer response: ${message}`);
 }
@@ -106,12 +124,14 @@ export function decodeInferResponse(
   body: Uint8Array,
   headerLength: number | undefined,
   requestedOutputs?: readonly OutputRequest[],
+  sink?: LayoutSink,
+  headerText?: string,
 ): InferResponse {
   const inRegions = requestedInSharedMemory(requestedOutputs);
   const jsonEnd = headerLength ?? body.byteLength;
   if (!Number.isSafeInteger(jsonEnd) || jsonEnd < 0 || jsonEnd > body.byteLength)
     throw bad(`${HEADER_LENGTH} is ${headerLength}, body has ${body.byteLength} bytes`);
-  const text = Buffer.from(body.buffer, body.byteOffset, jsonEnd).toString("utf8");
+  const text = headerText ?? Buffer.from(body.buffer, body.byteOffset, jsonEnd).toString("utf8");
   let header: unknown;
   try {
     header = parseJson(text);
@@ -123,6 +143,9 @@ export function decodeInferResponse(
   if (!Array.isArray(h.outputs)) throw bad(`"outputs" is not a list`);
   let offset = jsonEnd;
   const outputs: Tensor[] = new Array(h.outputs.length);
+  // A layout is kept only for answers whose every output is binary and with no id or parameters of their own.
+  let layout: ResponseLayout["outputs"] | undefined =
+    sink !== undefined && inRegions === undefined && (h.id === undefined || h.id === "") && isEmptyObject(h.parameters) ? [] : undefined;
   for (let i = 0; i < h.outputs.length; i++) {
     const o = h.outputs[i] as Record<string, unknown> | null;
     if (o === null || typeof o !== "object") throw bad(`outputs[${i}] is not an object`);
@@ -135,6 +158,7 @@ export function decodeInferResponse(
     try {
       const shared = size === undefined && o.data === undefined ? sharedMemoryOutput(name, o.datatype, shape, params, inRegions) : undefined;
       if (shared !== undefined) {
+        layout = undefined;
         outputs[i] = shared;
       } else if (size !== undefined) {
         const n = Number(size);
@@ -142,8 +166,10 @@ export function decodeInferResponse(
         if (offset + n > body.byteLength)
           throw bad(`output "${name}" needs ${n} bytes at offset ${offset}, body has ${body.byteLength}`);
         outputs[i] = Tensor.fromRaw(name, o.datatype, shape, body.subarray(offset, offset + n));
+        layout?.push({ name, datatype: o.datatype, shape: shape.slice(), byteSize: n });
         offset += n;
       } else {
+        layout = undefined;
         outputs[i] = Tensor.fromJSON(name, o.datatype, shape, o.data ?? []);
       }
     } catch (e) {
@@ -151,13 +177,22 @@ export function decodeInferResponse(
       throw e;
     }
   }
-  return {
+  const response: InferResponse = {
     modelName: typeof h.model_name === "string" ? h.model_name : "",
     modelVersion: h.model_version === undefined || h.model_version === null ? "" : String(h.model_version),
     id: typeof h.id === "string" ? h.id : "",
     parameters: toParameters(h.parameters, "response parameters"),
     outputs,
   };
+  if (sink !== undefined) sink.layout = layout && { modelName: response.modelName, modelVersion: response.modelVersion, outputs: layout, end: offset };
+  return response;
+}
+
+function isEmptyObject(v: unknown): boolean {
+  if (v === undefined || v === null) return true;
+  if (typeof v !== "object" || Array.isArray(v)) return false;
+  for (const _ in v) return false;
+  return true;
 }
 
 function toShape(v: unknown, name: string): number[] {

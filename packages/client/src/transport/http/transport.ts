@@ -24,13 +24,16 @@ import type {
 import { dispatchRequest, type CollectedResponse } from "./dispatch.ts";
 import { statusFromJson, systemSharedMemoryPath } from "../shared-memory-status.ts";
 import { MIN_COMPRESS_BYTES, bodyLength, checkCompression, compressBody, decodeResponseBody, type Coding } from "./compression.ts";
-import { HEADER_LENGTH, decodeInferResponse, encodeInferRequest } from "./infer-codec.ts";
+import { HEADER_LENGTH, encodeInferRequest, type EncodedBody } from "./infer-codec.ts";
 import { loggingPath, modelPath, repositoryIndexPath, repositoryPath, statisticsPath, traceSettingsPath } from "./paths.ts";
 import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../../extension-types.ts";
 import { logSettingsFromWire, traceSettingsFromWire } from "../../settings-wire.ts";
 import { extensionHttpError } from "../../unsupported.ts";
 import { poolOptions } from "./pool-options.ts";
 import { FastPool } from "./fast/pool.ts";
+import { checkRequest, type ExchangeFinish } from "./fast/exchange.ts";
+import { InferHeaderCache } from "./infer-header-cache.ts";
+import type { CallScope } from "../call-scope.ts";
 import { fastPoolSettings } from "./fast/settings.ts";
 import { joinChunks } from "./body.ts";
 
@@ -109,6 +112,68 @@ async function decodedAnswer(res: CollectedResponse): Promise<Answer> {
   return { status: res.statusCode, headers: res.headers, body };
 }
 
+/** An infer answer (status checked) as the call's result; the header cache skips parsing repeated JSON headers. */
+function inferResult(answer: Answer, cache: InferHeaderCache, outputs: InferRequest["outputs"]): InferResponse {
+  if (answer.status >= 400) throw httpError(answer.status, answer.body.toString("utf8"));
+  const len = answer.headers[HEADER_LENGTH];
+  try {
+    return cache.decode(answer.body, typeof len === "string" ? Number(len) : undefined, outputs);
+  } catch (e) {
+    throw InferenceError.from(e);
+  }
+}
+
+/**
+ * The end of an infer call on the fast path, run by the pool as the answer completes: the call's one
+ * promise settles with the decoded result (or the described failure), with no async frames in between.
+ */
+class FastInferEnd implements ExchangeFinish<InferResponse> {
+  readonly #scope: CallScope;
+  readonly #target: ConnectionTarget;
+  readonly #cache: InferHeaderCache;
+  readonly #outputs: InferRequest["outputs"];
+
+  constructor(scope: CallScope, target: ConnectionTarget, cache: InferHeaderCache, outputs: InferRequest["outputs"]) {
+    this.#scope = scope;
+    this.#target = target;
+    this.#cache = cache;
+    this.#outputs = outputs;
+  }
+
+  done(res: CollectedResponse): InferResponse | Promise<InferResponse> {
+    if (res.headers["content-encoding"] === undefined) {
+      this.#scope.dispose();
+      return inferResult(plainAnswer(res), this.#cache, this.#outputs);
+    }
+    return decodedAnswer(res).then(
+      (answer) => {
+        this.#scope.dispose();
+        return inferResult(answer, this.#cache, this.#outputs);
+      },
+      (e: unknown) => {
+        throw this.failed(e);
+      },
+    );
+  }
+
+  failed(error: unknown): unknown {
+    this.#scope.dispose();
+    return describeHttpFailure(this.#scope.fail(error), this.#target);
+  }
+}
+
+interface InferTarget {
+  path: string;
+  binaryHead: string;
+  jsonHead: string;
+}
+
+function inferHeaders(encoded: EncodedBody): Record<string, string> {
+  return encoded.binary
+    ? { "content-type": "application/octet-stream", [HEADER_LENGTH]: String(encoded.headerLength), "content-length": String(encoded.byteLength) }
+    : { "content-type": "application/json" };
+}
+
 export class HttpTransport implements Transport {
   readonly protocol = "http" as const;
   readonly url: string;
@@ -121,6 +186,11 @@ export class HttpTransport implements Transport {
   readonly #compression: Coding | undefined;
   readonly #acceptCompression: boolean;
   readonly #target: ConnectionTarget;
+  /** host:port for the Host header of infer heads built here. */
+  readonly #host: string;
+  readonly #headerCache = new InferHeaderCache();
+  /** Infer paths and request heads by model (and version), see #inferTarget. */
+  readonly #inferTargets = new Map<string, InferTarget>();
 
   constructor(options: HttpTransportOptions) {
     let parsed: URL;
@@ -141,6 +211,7 @@ export class HttpTransport implements Transport {
     this.#origin = parsed.origin;
     this.#target = { address: parsed.origin, secure: parsed.protocol === "https:", clientCert: tls?.cert !== undefined };
     this.url = parsed.origin + this.#prefix;
+    this.#host = parsed.host;
     const http = options.keepAliveTimeoutMs === undefined ? options.http : { keepAliveTimeoutMs: options.keepAliveTimeoutMs, ...options.http };
     const undiciOptions = poolOptions({ connections: options.connections, connectTimeoutMs: options.connectTimeoutMs, tls, http });
     const fast = fastPoolSettings({ url: parsed, connections: options.connections, connectTimeoutMs: options.connectTimeoutMs, tls, http });
@@ -318,54 +389,68 @@ export class HttpTransport implements Transport {
     return logSettingsFromWire(asObject(raw, what));
   }
 
-  async infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
+  infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
+    const fast = this.#fast;
+    if (fast === undefined || this.#authHook !== undefined || this.#compression !== undefined) return this.#inferOverRequest(req, call);
+    try {
+      return this.#fastInfer(fast, req, call);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  async #inferOverRequest(req: InferRequest, call: CallOptions): Promise<InferResponse> {
     const encoded = encodeInferRequest(req);
-    const headers: Record<string, string> = encoded.binary
-      ? {
-          "content-type": "application/octet-stream",
-          [HEADER_LENGTH]: String(encoded.headerLength),
-          "content-length": String(encoded.byteLength),
-        }
-      : { "content-type": "application/json" };
-    // The fast path writes small requests as one buffer itself, so the chunks (views of the tensors) go
-    // as they are: a request waiting for a connection holds no copy. undici's chunk-list path is slow.
+    // undici's chunk-list path is slow: small bodies go as one buffer. (The fast path writes small
+    // requests as one buffer itself, so a request waiting for a connection there holds no copy.)
     const body =
       encoded.chunks.length === 1
         ? (encoded.chunks[0] as Buffer)
         : this.#fast === undefined && encoded.byteLength <= CONCAT_LIMIT
           ? Buffer.concat(encoded.chunks, encoded.byteLength)
           : encoded.chunks;
-    const path = `${modelPath(this.#prefix, req)}/infer`;
-    const what = `infer(${req.model})`;
-    const answer =
-      this.#fast !== undefined && this.#authHook === undefined && this.#compression === undefined
-        ? await this.#leanInfer(this.#fast, path, call, what, body, headers)
-        : await this.#request("POST", path, call, what, body, headers);
-    if (answer.status >= 400) throw httpError(answer.status, answer.body.toString("utf8"));
-    const len = answer.headers[HEADER_LENGTH];
-    try {
-      return decodeInferResponse(answer.body, typeof len === "string" ? Number(len) : undefined, req.outputs);
-    } catch (e) {
-      throw InferenceError.from(e);
-    }
+    const answer = await this.#request("POST", `${modelPath(this.#prefix, req)}/infer`, call, `infer(${req.model})`, body, inferHeaders(encoded));
+    return inferResult(answer, this.#headerCache, req.outputs);
   }
 
   /**
-   * #request for infer on the fast path without an auth hook or request compression: nothing to await
-   * before sending, so the call is one async frame fewer (CPU, and memory of calls waiting for a connection).
+   * infer on the fast path without an auth hook or request compression: nothing to await before sending,
+   * so the caller gets the pool's promise itself, settled with the decoded answer (FastInferEnd). Without
+   * per-call headers the request head is built from a prefix kept per model (#inferTarget), not a headers object.
    */
-  async #leanInfer(fast: FastPool, path: string, call: CallOptions, what: string, body: Buffer | Uint8Array[], headers: Record<string, string>): Promise<Answer> {
-    const scope = openCallScope(call, what);
-    try {
-      let allHeaders = call.headers ? { ...call.headers, ...headers } : headers;
-      if (this.#acceptCompression) allHeaders = { "accept-encoding": "gzip, deflate", ...allHeaders };
-      const res = await fast.request({ method: "POST", path, headers: allHeaders, body, signal: scope.signal ?? null });
-      return res.headers["content-encoding"] === undefined ? plainAnswer(res) : await decodedAnswer(res);
-    } catch (e) {
-      throw describeHttpFailure(scope.fail(e), this.#target);
-    } finally {
-      scope.dispose();
+  #fastInfer(fast: FastPool, req: InferRequest, call: CallOptions): Promise<InferResponse> {
+    const encoded = encodeInferRequest(req);
+    const body = encoded.chunks.length === 1 ? (encoded.chunks[0] as Buffer) : encoded.chunks;
+    const target = this.#inferTarget(req);
+    const path = target.path;
+    const scope = openCallScope(call, `infer(${req.model})`);
+    let headers: Record<string, string> | null = null;
+    let head: string | undefined;
+    if (call.headers !== undefined || this.#acceptCompression) {
+      headers = call.headers ? { ...call.headers, ...inferHeaders(encoded) } : inferHeaders(encoded);
+      if (this.#acceptCompression) headers = { "accept-encoding": "gzip, deflate", ...headers };
+    } else head = encoded.binary ? `${target.binaryHead}${encoded.headerLength}\r\n` : target.jsonHead;
+    const end = new FastInferEnd(scope, this.#target, this.#headerCache, req.outputs);
+    return fast.request({ method: "POST", path, headers, body, signal: scope.signal ?? null, head }, end);
+  }
+
+  /**
+   * The infer path of a model (version) and its request heads: the request line, Host and Content-Type,
+   * the binary one ending where the JSON header's length goes. Kept by model name, a string the caller
+   * passes again and again, so that no path is built or hashed per request.
+   */
+  #inferTarget(ref: ModelRef): InferTarget {
+    const key = ref.version ? `${ref.model}\0${ref.version}` : ref.model;
+    let target = this.#inferTargets.get(key);
+    if (target === undefined) {
+      const path = `${modelPath(this.#prefix, ref)}/infer`;
+      checkRequest(path, null);
+      const line = `POST ${path} HTTP/1.1\r\nhost: ${this.#host}\r\n`;
+      target = { path, binaryHead: `${line}content-type: application/octet-stream\r\n${HEADER_LENGTH}: `, jsonHead: `${line}content-type: application/json\r\n` };
+      if (this.#inferTargets.size >= 256) this.#inferTargets.clear();
+      this.#inferTargets.set(key, target);
     }
+    return target;
   }
 
   async close(): Promise<void> {

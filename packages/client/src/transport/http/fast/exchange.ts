@@ -5,10 +5,31 @@
 import type { Socket } from "node:net";
 import type { CollectedResponse, DispatchOptions } from "../dispatch.ts";
 import { bodyAssembly } from "../dispatch.ts";
+import { watchAbort, unwatchAbort, type AbortTarget } from "./abort-watch.ts";
 import { FastHttpError } from "./errors.ts";
 import type { ResponseHeaders } from "./response-parser.ts";
 
 export type RequestBody = string | Uint8Array | readonly Uint8Array[] | null;
+
+/**
+ * What a request's answer becomes before its promise settles, run as the answer completes: lets a caller
+ * (the infer path) decode in the same turn and hand its caller one promise instead of a chain of them.
+ */
+export interface ExchangeFinish<T> {
+  /** The result for a complete answer (a throw or a rejected promise rejects the request). */
+  done(response: CollectedResponse): T | Promise<T>;
+  /** The error the caller sees for a failure before an answer (connection, abort, invalid request). */
+  failed(error: unknown): unknown;
+}
+
+/** A request with its head prepared by the caller (see FastRequest.head). */
+export interface FastRequest extends DispatchOptions {
+  /**
+   * The request line and every header but Content-Length, each line CRLF-terminated, already checked
+   * (checkRequest) and with Host set: written as is, instead of being built from `headers` per request.
+   */
+  head?: string;
+}
 
 /** Requests whose head and body together are at most this large go out as one buffer in one write. */
 const ONE_WRITE_LIMIT = 64 * 1024;
@@ -45,13 +66,15 @@ export function bodyByteLength(body: RequestBody): number {
   return n;
 }
 
-export class Exchange {
+export class Exchange implements AbortTarget {
   readonly method: DispatchOptions["method"];
   readonly path: string;
   readonly headers: Record<string, string> | null;
   readonly body: RequestBody;
   readonly signal: AbortSignal | null;
-  readonly #resolve: (r: CollectedResponse) => void;
+  readonly #head: string | undefined;
+  readonly #finish: ExchangeFinish<unknown> | undefined;
+  readonly #resolve: (r: unknown) => void;
   readonly #reject: (e: unknown) => void;
   readonly #owner: { onSettled(ex: Exchange): void };
   settled = false;
@@ -69,8 +92,16 @@ export class Exchange {
   #assembly: Buffer | undefined = undefined;
   #filled = 0;
 
-  constructor(options: DispatchOptions, resolve: (r: CollectedResponse) => void, reject: (e: unknown) => void, owner: { onSettled(ex: Exchange): void }) {
+  constructor(
+    options: FastRequest,
+    finish: ExchangeFinish<unknown> | undefined,
+    resolve: (r: unknown) => void,
+    reject: (e: unknown) => void,
+    owner: { onSettled(ex: Exchange): void },
+  ) {
     this.#owner = owner;
+    this.#head = options.head;
+    this.#finish = finish;
     this.method = options.method;
     this.path = options.path;
     this.headers = options.headers;
@@ -78,11 +109,11 @@ export class Exchange {
     this.signal = options.signal;
     this.#resolve = resolve;
     this.#reject = reject;
-    if (this.signal !== null) this.signal.addEventListener("abort", this, { once: true });
+    if (this.signal !== null) watchAbort(this.signal, this);
   }
 
-  /** The signal's abort listener (an object listener: no closure per request). */
-  handleEvent(): void {
+  /** The caller's signal fired (abort-watch.ts). */
+  aborted(): void {
     const reason = this.signal!.reason;
     const onAbort = this.onAbort;
     this.fail(reason);
@@ -93,8 +124,8 @@ export class Exchange {
     if (this.settled) return;
     this.settled = true;
     this.onAbort = undefined;
-    this.signal?.removeEventListener("abort", this);
-    this.#reject(error);
+    if (this.signal !== null) unwatchAbort(this.signal, this);
+    this.#reject(this.#finish === undefined ? error : this.#finish.failed(error));
     this.#owner.onSettled(this);
   }
 
@@ -134,14 +165,28 @@ export class Exchange {
     if (this.settled) return;
     this.settled = true;
     this.onAbort = undefined;
-    this.signal?.removeEventListener("abort", this);
+    if (this.signal !== null) unwatchAbort(this.signal, this);
     const body = this.#assembly !== undefined ? [this.#assembly.subarray(0, this.#filled)] : (this.#chunks ?? []);
-    this.#resolve({ statusCode: this.statusCode, headers: this.responseHeaders, body });
+    const response: CollectedResponse = { statusCode: this.statusCode, headers: this.responseHeaders, body };
+    const finish = this.#finish;
+    if (finish === undefined) this.#resolve(response);
+    else {
+      // A decode that throws rejects the call; the pool counts the request settled either way.
+      let result: unknown;
+      try {
+        result = finish.done(response);
+      } catch (e) {
+        this.#reject(e);
+        this.#owner.onSettled(this);
+        return;
+      }
+      this.#resolve(result);
+    }
     this.#owner.onSettled(this);
   }
 
-  /** Writes the request: small ones as one buffer in one write, large ones as the head then the body's own chunks. */
-  write(socket: Socket, host: string): void {
+  /** The head from method, path and headers (framing headers are the connection's; Host defaults to `host`). */
+  #buildHead(host: string, bodyLength: number): string {
     let head = `${this.method} ${this.path} HTTP/1.1\r\n`;
     let hostSet = false;
     const headers = this.headers;
@@ -154,9 +199,15 @@ export class Exchange {
       }
     }
     if (!hostSet) head += `host: ${host}\r\n`;
+    head += this.body !== null || this.method === "POST" ? `content-length: ${bodyLength}\r\n\r\n` : "\r\n";
+    return head;
+  }
+
+  /** Writes the request: small ones as one buffer in one write, large ones as the head then the body's own chunks. */
+  write(socket: Socket, host: string): void {
     const body = this.body;
     const bodyLength = bodyByteLength(body);
-    head += body !== null || this.method === "POST" ? `content-length: ${bodyLength}\r\n\r\n` : "\r\n";
+    const head = this.#head !== undefined ? `${this.#head}content-length: ${bodyLength}\r\n\r\n` : this.#buildHead(host, bodyLength);
     // The head is latin1 (checked by checkRequest), so its byte length is its string length.
     const headLength = head.length;
     if (headLength + bodyLength <= ONE_WRITE_LIMIT) {

@@ -4,7 +4,7 @@
 import type { CollectedResponse, DispatchOptions } from "../dispatch.ts";
 import { FastConnection, type ConnectionOwner, type ConnectionSettings } from "./connection.ts";
 import { clientClosed } from "./errors.ts";
-import { Exchange, checkRequest } from "./exchange.ts";
+import { Exchange, checkRequest, type ExchangeFinish, type FastRequest } from "./exchange.ts";
 
 export interface FastPoolSettings extends ConnectionSettings {
   connections: number;
@@ -32,18 +32,27 @@ export class FastPool implements ConnectionOwner {
     this.#settings = settings;
   }
 
-  /** Sends one request; resolves with status, headers and body chunks, rejects on connection errors or abort. */
-  request(options: DispatchOptions): Promise<CollectedResponse> {
-    return new Promise<CollectedResponse>((resolve, reject) => {
-      if (this.#closed) return reject(clientClosed());
-      const signal = options.signal;
-      if (signal?.aborted) return reject(signal.reason);
-      try {
-        checkRequest(options.path, options.headers);
-      } catch (e) {
-        return reject(e);
+  /**
+   * Sends one request; resolves with status, headers and body chunks, rejects on connection errors or
+   * abort. With `finish`, resolves with what finish.done makes of the answer and rejects with what
+   * finish.failed makes of an error. A `head` in the options is trusted: its checks are the caller's.
+   */
+  request(options: DispatchOptions): Promise<CollectedResponse>;
+  request<T>(options: FastRequest, finish: ExchangeFinish<T>): Promise<T>;
+  request(options: FastRequest, finish?: ExchangeFinish<unknown>): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
+      let refused: unknown = undefined;
+      if (this.#closed) refused = clientClosed();
+      else if (options.signal?.aborted) refused = options.signal.reason ?? new Error("aborted");
+      else if (options.head === undefined) {
+        try {
+          checkRequest(options.path, options.headers);
+        } catch (e) {
+          refused = e;
+        }
       }
-      const ex = new Exchange(options, resolve, reject, this);
+      if (refused !== undefined) return reject(finish === undefined ? refused : finish.failed(refused));
+      const ex = new Exchange(options, finish, resolve, reject, this);
       this.#inFlight++;
       this.#dispatch(ex);
     });

@@ -89,6 +89,18 @@ function byteCount(text: string): number {
   return n;
 }
 
+/** What a response head says (a final or an informational one). */
+interface ParsedHead {
+  /** The head as received (status line and fields, without the blank line). */
+  text: string;
+  status: number;
+  http10: boolean;
+  headers: Readonly<ResponseHeaders>;
+  contentLength: string | undefined;
+  transferEncoding: string | undefined;
+  connection: string | undefined;
+}
+
 export class ResponseParser {
   readonly #sink: ResponseSink;
   /** Chunks are reused once execute returns: bytes kept for later (a split head or line) are copied. */
@@ -101,6 +113,8 @@ export class ResponseParser {
   #keepAlive = true;
   /** The request was HEAD: the response has no body whatever its headers say. */
   #noBody = false;
+  /** The last final head parsed, reused while the next one is the same text. */
+  #lastHead: ParsedHead | undefined = undefined;
 
   constructor(sink: ResponseSink, transient = false) {
     this.#sink = sink;
@@ -214,6 +228,15 @@ export class ResponseParser {
   }
 
   #parseHead(text: string): void {
+    // A server answers the same head again and again on one connection (its Date changes once a second):
+    // the parse of an identical head is reused, headers object included (frozen: answers share it).
+    const known = this.#lastHead;
+    const head = known !== undefined && known.text === text ? known : this.#readHead(text);
+    this.#applyHead(head);
+  }
+
+  /** Parses the status line and header fields of a complete head. */
+  #readHead(text: string): ParsedHead {
     let lineEnd = text.indexOf("\r\n");
     if (lineEnd < 0) lineEnd = text.length;
     const status = statusOf(text, lineEnd);
@@ -251,12 +274,19 @@ export class ResponseParser {
       else if (name.length === 10 && name === "connection") connection = connection === undefined ? value : `${connection}, ${value}`;
       start = stop + 2;
     }
+    const head: ParsedHead = { text, status, http10, headers: Object.freeze(headers), contentLength, transferEncoding, connection };
+    if (status >= 200) this.#lastHead = head;
+    return head;
+  }
+
+  #applyHead(head: ParsedHead): void {
+    const { status, headers, transferEncoding, contentLength } = head;
     // 1xx: informational, the final answer follows on the same connection.
     if (status < 200) {
       if (status === 101) throw new ResponseParseError("the server switched protocols (101), which this client never asks for");
       return;
     }
-    this.#keepAlive = keepAliveOf(http10, connection);
+    this.#keepAlive = keepAliveOf(head.http10, head.connection);
     this.#sink.onHead(status, headers);
     if (this.#noBody || status === 204 || status === 304) {
       this.#complete();
