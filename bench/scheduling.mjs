@@ -6,7 +6,12 @@
 // one server process; @iaas/client (HTTP, binary tensors) runs a closed loop of `concurrency` callers.
 // Variants alternate over `rounds` so drift on a shared machine hits all of them; the best round counts.
 //   node bench/scheduling.mjs [--duration 4] [--concurrency 32] [--rounds 2] [--delays 0,200,1000,4000]
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+//                             [--rows 1] [--instance-rows 64] [--instances-only]
+// --rows N: rows (FP32 [N,256]) per request of every variant. --instance-rows M: the 1- and 2-instance
+// variants run again with M rows per request, and their ratio is the headline instance ratio: a second
+// instance can only show its core when compute, not the per-request client and front-end CPU, dominates
+// (see README; the --rows ratio is reported too). --instances-only runs just the instance variants.
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -20,6 +25,9 @@ const { values: args } = parseArgs({
     rounds: { type: "string", default: "2" },
     delays: { type: "string", default: "0,200,1000,4000" },
     preferred: { type: "string", default: "8" },
+    rows: { type: "string", default: "1" },
+    "instance-rows": { type: "string", default: "64" },
+    "instances-only": { type: "boolean", default: false },
   },
 });
 const seconds = Number(args.duration);
@@ -29,6 +37,14 @@ const delays = args.delays.split(",").map(Number);
 // The CPU dense kernel is fastest per row around 8 rows (measured: 148 us/row alone, 45 at 8, 76 at 32):
 // variants with this preferred_batch_size cut batches there.
 const preferred = Number(args.preferred);
+const rowsOption = (name) => {
+  const n = Number(args[name]);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new RangeError(`--${name} must be an integer 1..64 (dense_mlp max_batch_size), got ${args[name]}`);
+  return n;
+};
+const rows = rowsOption("rows");
+const instanceRows = rowsOption("instance-rows");
+const instancesOnly = args["instances-only"];
 
 const shipped = join(benchDir, "..", "packages", "server-native", "models", "dense_mlp");
 const baseConfig = readFileSync(join(shipped, "config.pbtxt"), "utf8");
@@ -40,12 +56,18 @@ const withGroup = (name, count, batching = "") =>
 const variants = [
   { name: "plain_1", what: "1 CPU instance, no dynamic batching", config: withGroup("plain_1", 1) },
   { name: "plain_2", what: "2 CPU instances, no dynamic batching", config: withGroup("plain_2", 2) },
-  ...delays.map((d) => ({
+  ...(instanceRows === rows
+    ? []
+    : [
+        { name: `plain_1_rows${instanceRows}`, model: "plain_1", rows: instanceRows, what: `1 CPU instance, no dynamic batching, ${instanceRows} rows per request` },
+        { name: `plain_2_rows${instanceRows}`, model: "plain_2", rows: instanceRows, what: `2 CPU instances, no dynamic batching, ${instanceRows} rows per request` },
+      ]),
+  ...(instancesOnly ? [] : delays).map((d) => ({
     name: `batched_${d}us`,
     what: `1 CPU instance, dynamic_batching max_queue_delay_microseconds ${d}`,
     config: withGroup(`batched_${d}us`, 1, `dynamic_batching { max_queue_delay_microseconds: ${d} }\n`),
   })),
-  ...delays.map((d) => ({
+  ...(instancesOnly ? [] : delays).map((d) => ({
     name: `batched_pref${preferred}_${d}us`,
     what: `1 CPU instance, dynamic_batching preferred_batch_size [${preferred}], max_queue_delay_microseconds ${d}`,
     config: withGroup(`batched_pref${preferred}_${d}us`, 1, `dynamic_batching { preferred_batch_size: [ ${preferred} ] max_queue_delay_microseconds: ${d} }\n`),
@@ -54,15 +76,20 @@ const variants = [
 
 const repo = mkdtempSync(join(tmpdir(), "iaas-bench-scheduling-"));
 for (const v of variants) {
+  v.model ??= v.name;
+  v.rows ??= rows;
+  if (v.config === undefined) continue; // another request size on a model defined above
   mkdirSync(join(repo, v.name, "1"), { recursive: true });
   writeFileSync(join(repo, v.name, "config.pbtxt"), v.config);
   copyFileSync(join(shipped, "labels.txt"), join(repo, v.name, "labels.txt"));
 }
 
-const x = new Tensor("INPUT0", "FP32", [1, 256], Float32Array.from({ length: 256 }, (_, i) => Math.sin(i)));
+const inputFor = (n) => new Tensor("INPUT0", "FP32", [n, 256], Float32Array.from({ length: n * 256 }, (_, i) => Math.sin(i)));
+const inputs = new Map([...new Set(variants.map((v) => v.rows))].map((n) => [n, inputFor(n)]));
 
 /** Closed loop on one model: requests/s and latency percentiles (ms). */
-async function run(client, model, secs) {
+async function run(client, model, rows, secs) {
+  const x = inputs.get(rows);
   const latencies = [];
   let failed = 0;
   const until = performance.now() + secs * 1000;
@@ -73,7 +100,7 @@ async function run(client, model, secs) {
         const start = performance.now();
         try {
           const r = await client.infer(model, [x]);
-          if (r.outputs[0].shape[1] !== 16) throw new Error("wrong output shape");
+          if (r.outputs[0].shape[0] !== rows || r.outputs[0].shape[1] !== 16) throw new Error("wrong output shape");
           latencies.push(performance.now() - start);
         } catch (e) {
           if (failed++ === 0) console.error(`${model}: ${e.message}`);
@@ -91,10 +118,45 @@ async function batchSizes(client, model) {
   const [s] = await client.modelStatistics(model);
   const inferences = Number(s.inference_count);
   const executions = Number(s.execution_count);
-  return { inferences, executions, meanBatch: executions > 0 ? inferences / executions : 0 };
+  // Time the instances spent in the kernel: per execution it shows whether two instances slow each other
+  // down; per second of wall time, how many instance threads were computing at once. compute_infer is
+  // accumulated per request (each request of a batch gets the whole execution's time, Triton's rule).
+  const computeNs = Number(s.inference_stats.compute_infer.ns);
+  const requests = Number(s.inference_stats.success.count);
+  return { inferences, executions, requests, computeNs, meanBatch: executions > 0 ? inferences / executions : 0 };
 }
 
 const round = (v, d = 2) => Number(v.toFixed(d));
+
+/**
+ * CPU seconds used so far by the server's threads named after `model` (its instance threads, named by the
+ * instance), from /proc (Linux; null elsewhere). Against compute_infer wall time it tells whether two
+ * instances were slowed by waiting for a core (CPU < wall) or by each other in the caches (CPU per execution up).
+ */
+function processCpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+function instanceCpuSeconds(pid, model) {
+  try {
+    const tick = 100; // USER_HZ on Linux
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      if (!comm.startsWith(model.slice(0, 15))) continue;
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1].split(" ");
+      total += (Number(fields[11]) + Number(fields[12])) / tick;
+    }
+    return total;
+  } catch {
+    return null;
+  }
+}
 const server = await startNode([join(benchDir, "peers", "scheduling-server.mjs"), repo]);
 const best = new Map();
 const load = [];
@@ -102,18 +164,39 @@ const load = [];
 const perRound = [];
 try {
   const client = createClient({ url: server.info.httpUrl, protocol: "http", connections: concurrency });
-  for (const v of variants) await run(client, v.name, 0.5); // warm-up: JIT, connections, caches
+  for (const v of variants) await run(client, v.model, v.rows, 0.5); // warm-up: JIT, connections, caches
   for (let r = 0; r < rounds; r++) {
     const thisRound = {};
     perRound.push(thisRound);
     for (const v of variants) {
       load.push(loadavg()[0]);
-      const before = await batchSizes(client, v.name);
-      const res = await run(client, v.name, seconds);
-      const after = await batchSizes(client, v.name);
+      const before = await batchSizes(client, v.model);
+      const cpuBefore = instanceCpuSeconds(server.info.pid, v.model);
+      const serverBefore = processCpuSeconds(server.info.pid);
+      const clientBefore = process.cpuUsage();
+      const res = await run(client, v.model, v.rows, seconds);
+      const clientCpu = process.cpuUsage(clientBefore);
+      const after = await batchSizes(client, v.model);
+      const cpuAfter = instanceCpuSeconds(server.info.pid, v.model);
+      const serverAfter = processCpuSeconds(server.info.pid);
       const executions = after.executions - before.executions;
       res.meanBatch = executions > 0 ? (after.inferences - before.inferences) / executions : 0;
-      console.error(`round ${r + 1} ${v.name}: ${res.rps.toFixed(0)} req/s, p50 ${res.p50Ms.toFixed(2)} ms, p99 ${res.p99Ms.toFixed(2)} ms, mean batch ${res.meanBatch.toFixed(1)}`);
+      const served = after.requests - before.requests;
+      const executionNs = served > 0 ? (after.computeNs - before.computeNs) / served : 0;
+      res.computeUsPerExecution = executionNs / 1000;
+      res.busyInstances = (executionNs * executions) / 1e9 / seconds;
+      res.rowsPerSecond = res.rps * v.rows;
+      // Front end per request: the client's CPU plus the server's CPU outside the instance threads.
+      res.clientCpuUsPerRequest = res.requests > 0 ? (clientCpu.user + clientCpu.system) / res.requests : null;
+      res.serverFrontEndCpuUsPerRequest =
+        serverBefore !== null && serverAfter !== null && cpuBefore !== null && res.requests > 0
+          ? ((serverAfter - serverBefore - (cpuAfter - cpuBefore)) * 1e6) / res.requests
+          : null;
+      res.frontEndCpuUsPerRequest = res.serverFrontEndCpuUsPerRequest === null ? null : res.clientCpuUsPerRequest + res.serverFrontEndCpuUsPerRequest;
+      res.instanceCpuUsPerExecution = cpuBefore !== null && cpuAfter !== null && executions > 0 ? ((cpuAfter - cpuBefore) * 1e6) / executions : null;
+      console.error(
+        `round ${r + 1} ${v.name}: ${res.rps.toFixed(0)} req/s (${res.rowsPerSecond.toFixed(0)} rows/s), p50 ${res.p50Ms.toFixed(2)} ms, p99 ${res.p99Ms.toFixed(2)} ms, mean batch ${res.meanBatch.toFixed(1)}, compute ${res.computeUsPerExecution.toFixed(0)} us/execution (instance thread CPU ${res.instanceCpuUsPerExecution?.toFixed(0) ?? "?"} us; front end ${res.frontEndCpuUsPerRequest?.toFixed(0) ?? "?"} us CPU/request = client ${res.clientCpuUsPerRequest?.toFixed(0) ?? "?"} + server ${res.serverFrontEndCpuUsPerRequest?.toFixed(0) ?? "?"}), ${res.busyInstances.toFixed(2)} instances busy`,
+      );
       thisRound[v.name] = res.rps;
       if (!best.has(v.name) || best.get(v.name).rps < res.rps) best.set(v.name, res);
     }
@@ -124,45 +207,60 @@ try {
   rmSync(repo, { recursive: true, force: true });
 }
 
-const rows = variants.map((v) => {
+const table = variants.map((v) => {
   const b = best.get(v.name);
-  return { variant: v.name, what: v.what, rps: round(b.rps, 1), p50Ms: round(b.p50Ms), p99Ms: round(b.p99Ms), meanBatch: round(b.meanBatch, 1), failed: b.failed };
+  return { variant: v.name, what: v.what, rowsPerRequest: v.rows, rps: round(b.rps, 1), rowsPerSecond: round(b.rowsPerSecond, 1), computeUsPerExecution: round(b.computeUsPerExecution, 1), instanceCpuUsPerExecution: b.instanceCpuUsPerExecution === null ? null : round(b.instanceCpuUsPerExecution, 1), busyInstances: round(b.busyInstances), frontEndCpuUsPerRequest: b.frontEndCpuUsPerRequest === null ? null : round(b.frontEndCpuUsPerRequest, 1),
+    clientCpuUsPerRequest: b.clientCpuUsPerRequest === null ? null : round(b.clientCpuUsPerRequest, 1),
+    serverFrontEndCpuUsPerRequest: b.serverFrontEndCpuUsPerRequest === null ? null : round(b.serverFrontEndCpuUsPerRequest, 1), p50Ms: round(b.p50Ms), p99Ms: round(b.p99Ms), meanBatch: round(b.meanBatch, 1), failed: b.failed };
 });
 const rps = (name) => best.get(name).rps;
-const batchedBest = Math.max(...variants.filter((v) => v.name.startsWith("batched")).map((v) => rps(v.name)));
+const batchedBest = instancesOnly ? NaN : Math.max(...variants.filter((v) => v.name.startsWith("batched")).map((v) => rps(v.name)));
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const batchedNames = variants.filter((v) => v.name.startsWith("batched")).map((v) => v.name);
 const roundRatios = perRound.map((r) => ({
-  dynamicBatchingVsNone: Math.max(...batchedNames.map((n) => r[n])) / r.plain_1,
-  twoInstancesVsOne: r.plain_2 / r.plain_1,
+  dynamicBatchingVsNone: instancesOnly ? NaN : Math.max(...batchedNames.map((n) => r[n])) / r.plain_1,
+  twoInstancesVsOne: r[`plain_2_rows${instanceRows}`] !== undefined ? r[`plain_2_rows${instanceRows}`] / r[`plain_1_rows${instanceRows}`] : r.plain_2 / r.plain_1,
+  twoInstancesVsOneAtRows: r.plain_2 / r.plain_1,
 }));
 const result = {
   benchmark: "scheduling",
   date: new Date().toISOString(),
   machine: { ...machine(), loadAverage1mDuringRuns: { min: round(Math.min(...load)), max: round(Math.max(...load)) } },
-  settings: { model: "dense_mlp 256-1024-1024-16, FP32 [1,256] per request", protocol: "HTTP binary", concurrency, seconds, rounds, delaysUs: delays, preferred },
-  rows,
+  settings: { model: `dense_mlp 256-1024-1024-16, FP32 [${rows},256] per request`, protocol: "HTTP binary", concurrency, seconds, rounds, rows, instanceRows, instancesOnly, delaysUs: instancesOnly ? [] : delays, preferred },
+  rows: table,
   // Headline: median over rounds of the ratio within each round; bestOfRounds divides best rates, which
   // favours whichever variant happened to run in a quiet moment.
   ratios: {
-    dynamicBatchingVsNone: {
+    ...(instancesOnly ? {} : { dynamicBatchingVsNone: {
       value: round(median(roundRatios.map((r) => r.dynamicBatchingVsNone))),
       perRound: roundRatios.map((r) => round(r.dynamicBatchingVsNone)),
       bestOfRounds: round(batchedBest / rps("plain_1")),
       target: 2,
-    },
+    } }),
+    // Headline at --instance-rows rows per request; the --rows ratio (1 row by default) is kept below it.
     twoInstancesVsOne: {
+      rowsPerRequest: instanceRows,
       value: round(median(roundRatios.map((r) => r.twoInstancesVsOne))),
       perRound: roundRatios.map((r) => round(r.twoInstancesVsOne)),
-      bestOfRounds: round(rps("plain_2") / rps("plain_1")),
+      bestOfRounds: round(instanceRows === rows ? rps("plain_2") / rps("plain_1") : rps(`plain_2_rows${instanceRows}`) / rps(`plain_1_rows${instanceRows}`)),
       target: 1.7,
     },
+    ...(instanceRows === rows
+      ? {}
+      : {
+          twoInstancesVsOneAtRows: {
+            rowsPerRequest: rows,
+            value: round(median(roundRatios.map((r) => r.twoInstancesVsOneAtRows))),
+            perRound: roundRatios.map((r) => round(r.twoInstancesVsOneAtRows)),
+            bestOfRounds: round(rps("plain_2") / rps("plain_1")),
+          },
+        }),
   },
   perRoundRps: perRound.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v, 1)]))),
 };
-const out = writeResult("scheduling", result);
+const out = writeResult(rows === 1 && !instancesOnly ? "scheduling" : `scheduling-rows${rows}-${instanceRows}${instancesOnly ? "-instances" : ""}`, result);
 console.log(JSON.stringify(result.ratios));
 console.error(`wrote ${out}`);

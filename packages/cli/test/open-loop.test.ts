@@ -1,5 +1,7 @@
 // The open loop against the reference server (in-process, port 0): sends follow the schedule, the achieved
 // rate matches the target, latency counts from the scheduled time, and the outstanding cap holds.
+// A backlog built up before a window (the generator stalled) is counted as carried in, and the warm-up runs
+// on until the schedule is kept, so measured rates do not include a catch-up burst.
 // Tolerances are generous: the machine is shared, so only gross scheduling failures may fail these.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +11,8 @@ import { buildInputs, fetchModelInfo } from "../src/inputs/build.ts";
 import { runLevel } from "../src/load/level.ts";
 import { rateIntervals } from "../src/load/schedule.ts";
 import { ServerStatsReader } from "../src/load/server-stats.ts";
-import { decodeHistogram } from "../src/load/histogram.ts";
+import { decodeHistogram, initHistograms } from "../src/load/histogram.ts";
+import { Window, windowStats } from "../src/load/window.ts";
 
 type Server = Awaited<ReturnType<typeof startServer>>;
 let server: Server;
@@ -155,4 +158,68 @@ test("over capacity with max outstanding 1: the cap holds, waits are counted, an
   assert.ok(o.lateShare > 0.5, `late share ${o.lateShare}`);
   // Coordinated omission: from the send each request looks fast; from its schedule the backlog shows.
   assert.ok(level.latencyUs.p50 > 5 * o.latencyFromSendUs.p50, `p50 from schedule ${level.latencyUs.p50} us vs from send ${o.latencyFromSendUs.p50} us`);
+});
+
+test("window: sends scheduled before it opened are carried in; achieved rate counts completions, sent rate sends", async () => {
+  await initHistograms();
+  const w = new Window(1000, true);
+  w.recordSend(250, 750); // scheduled before the window: a catch-up send
+  w.recordSend(0.2, 1000.5);
+  w.recordSend(0.1, 1500);
+  w.recordOpenSuccess(2, 1);
+  w.recordError(new Error("x"));
+  w.lagAtEndMs = 3.5;
+  w.close(1500);
+  const s = windowStats(w, w.durationMs, 1, "avg").openLoop!;
+  assert.equal(s.sent, 3);
+  assert.equal(s.carriedIn, 1);
+  assert.equal(s.late, 1);
+  assert.equal(s.sentRate, 6, "3 sends in 0.5 s");
+  assert.equal(s.achievedRate, 4, "2 completions (a success and a failure) in 0.5 s");
+  assert.equal(s.lagAtEndMs, 3.5);
+  const merged = new Window(0, true);
+  merged.addCounts(w);
+  merged.addCounts({ ...w, errors: [], errorMessages: [], carriedIn: 2, lagAtEndMs: 1 });
+  assert.equal(merged.carriedIn, 3);
+  assert.equal(merged.lagAtEndMs, 3.5, "the furthest-behind part");
+  w.destroy();
+  merged.destroy();
+});
+
+test("a stall late in the warm-up: measuring waits until the schedule is kept, so the rate does not count the catch-up", async () => {
+  const built = buildInputs(await fetchModelInfo(client, "simple"));
+  const rate = 1000;
+  let calls = 0;
+  // The 150th call (150 ms into a 200 ms warm-up) blocks the event loop for 700 ms: ~700 requests fall due
+  // at once and the warm-up ends while most of them still wait (catch-up batches are 128 per turn).
+  const stalling: InferenceClient = Object.create(client, {
+    infer: {
+      value: (...args: Parameters<InferenceClient["infer"]>) => {
+        if (++calls === 150) {
+          const until = performance.now() + 700;
+          while (performance.now() < until);
+        }
+        return client.infer(...args);
+      },
+    },
+  });
+  const level = await runLevel({
+    client: stalling,
+    model: "simple",
+    inputs: built.tensors,
+    load: { mode: "request_rate", rate, distribution: "constant" },
+    warmupMs: 200,
+    windowMs: 300,
+    maxTrials: 3,
+  });
+  assert.ok(calls > 150, "the stall happened");
+  assert.ok(level.catchUpMs! > 0, `warm-up extended while behind (catch-up ${level.catchUpMs} ms, lag at start ${level.lagAtStartMs} ms)`);
+  const first = level.windows[0]!.openLoop!;
+  // Without the extension the first window would carry in hundreds of requests scheduled in the warm-up.
+  assert.ok(first.carriedIn < 0.1 * first.sent, `first window carried in ${first.carriedIn} of ${first.sent} sends`);
+  const o = level.openLoop!;
+  assert.ok(o.sentRate < rate * 1.1, `sent ${o.sentRate}/s for a ${rate}/s target (a drained backlog would show ~1.5x)`);
+  assert.ok(o.achievedRate < rate * 1.1, `achieved ${o.achievedRate}/s`);
+  assert.ok(o.sentRate > rate * 0.5, `sent ${o.sentRate}/s`);
+  assert.equal(level.errorCount, 0);
 });

@@ -87,7 +87,7 @@ test("thresholds: units, operators, and which levels breach them", () => {
     { expression: "throughput>500", actual: 400 },
     { expression: "errors<1%", actual: 1 },
   ]);
-  const open = level({ mode: "request_rate", openLoop: { sent: 100, achievedRate: 100, late: 3, lateShare: 0.03, maxLateUs: 2000, latencyFromSendUs: ok.latencyUs } });
+  const open = level({ mode: "request_rate", openLoop: { sent: 100, sentRate: 100, achievedRate: 100, carriedIn: 0, lagAtEndMs: 0, late: 3, lateShare: 0.03, maxLateUs: 2000, latencyFromSendUs: ok.latencyUs } });
   assert.deepEqual(evaluateThresholds(open, [parseThreshold("late<1%")]), [{ expression: "late<1%", actual: 3 }]);
 });
 

@@ -58,8 +58,10 @@ Load (one of):
   Ranges: N; A..B doubles from A and includes B; A..B:STEP; A..B:xFACTOR (e.g. 1..64:x4 = 1,4,16,64).
 
 A request sent more than ${LATE_THRESHOLD_MS} ms after its scheduled time is late (perf_analyzer's rule); the table
-shows the late share and the achieved send rate next to the target, and warns above 1%. A request due while
---max-outstanding requests are outstanding waits for a free slot (counted, and warned about).
+shows the late share and the send rate next to the target, and warns above 1%. A request due while
+--max-outstanding requests are outstanding waits for a free slot (counted, and warned about). Measuring starts
+once the schedule is kept (the warm-up goes on, up to 5 s, while the generator is behind), so a backlog from
+the warm-up is not counted as rate; the JSON's achievedRate is completed requests per second.
 
 --instances A..B reloads the model for each count through the model repository extension (load with a config
 override: the current config with only instance_group count changed), waits until ready, runs the load sweep,
@@ -204,6 +206,10 @@ function levelWarnings(level: BenchLevel, result: BenchResult): void {
   if (o && o.lateShare > 0.01)
     warn(
       `${(o.lateShare * 100).toFixed(1)}% of the requests at ${where} were sent more than ${LATE_THRESHOLD_MS} ms late (worst ${(o.maxLateUs / 1000).toFixed(1)} ms): the client could not keep the schedule; latency from the scheduled time includes the delay`,
+    );
+  if (o && o.sent > 0 && o.carriedIn > 0.01 * o.sent)
+    warn(
+      `the load generator was ${level.lagAtStartMs !== undefined && level.lagAtStartMs > LATE_THRESHOLD_MS ? `${level.lagAtStartMs.toFixed(1)} ms behind its schedule when measuring began at ${where} (still after ${level.catchUpMs} ms of extra warm-up)` : `behind its schedule at ${where}`}: ${o.carriedIn} of the ${o.sent} measured sends were scheduled before the measured windows, so the rates over-count by up to ${((o.carriedIn / o.sent) * 100).toFixed(1)}%; the machine did not sustain ${level.load}/s`,
     );
   if ((level.capDelayed ?? 0) > 0)
     warn(`${level.capDelayed} request(s) at ${where} waited for a free slot: --max-outstanding ${level.maxOutstanding} was reached (the server does not keep up with the rate)`);

@@ -13,7 +13,7 @@ import type { ClientOptions } from "@iaas/client";
 import { meanRate, rateIntervals, replayIntervals, type Distribution } from "./schedule.ts";
 import { serverBreakdown, type ServerStatsReader, type StatsSnapshot } from "./server-stats.ts";
 import { isStable, STABILITY_WINDOWS } from "./stability.ts";
-import { windowStats, type Window, type WindowStats } from "./window.ts";
+import { LATE_THRESHOLD_MS, windowStats, type Window, type WindowStats } from "./window.ts";
 
 export type MeasurementMode = "time_windows" | "count_windows";
 export const MEASUREMENT_MODES: readonly MeasurementMode[] = ["time_windows", "count_windows"];
@@ -120,6 +120,12 @@ export interface LevelResult extends WindowStats {
   models?: ModelShare[];
   /** Schedule steps: the step's planned duration in ms. */
   stepDurationMs?: number;
+  /**
+   * Open loop: warm-up added after `warmupMs` because the schedule was still behind (at most
+   * CATCH_UP_LIMIT_MS), and the lag left when measuring began (over 1 ms: the first window drains a backlog).
+   */
+  catchUpMs?: number;
+  lagAtStartMs?: number;
   /** First error message seen per error code during the level (warm-up included). */
   errorMessages: Record<string, string>;
   /** The merged windows' latency histograms, encoded (`encoding` says how). */
@@ -139,6 +145,19 @@ export const DEFAULT_MEASUREMENT: Required<MeasurementOptions> = {
   percentile: "avg",
   latencyThresholdMs: null,
 };
+
+/** Open loop: longest extension of the warm-up while the schedule is behind, and the step between checks. */
+export const CATCH_UP_LIMIT_MS = 5000;
+const CATCH_UP_STEP_MS = 100;
+
+/**
+ * An open-loop window that ended behind: sends more than 1 ms behind the schedule, or sends and completions
+ * apart by more than jitter (2%, at least 3): a backlog sent in a burst whose responses are still to come,
+ * or responses to earlier requests still arriving. Either would be counted in the next window.
+ */
+function isBehind(w: Window): boolean {
+  return w.lagAtEndMs > LATE_THRESHOLD_MS || Math.abs(w.completed - w.sent) > Math.max(3, 0.02 * w.sent);
+}
 
 /** A count window that has not reached its request count after this many time windows ends anyway. */
 export const COUNT_WINDOW_TIMEOUT_FACTOR = 10;
@@ -285,6 +304,8 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
   let cpu: NodeJS.CpuUsage | undefined;
   let measureStart = 0;
   let measuredMs = 0;
+  let catchUpMs = 0;
+  let lagAtStartMs = 0;
   // Schedule steps measure for their duration, however stable they are.
   const trials = load.durationMs !== undefined ? Math.max(1, Math.round(load.durationMs / settings.windowMs)) : settings.maxTrials;
   const fixed = load.durationMs !== undefined;
@@ -296,8 +317,24 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
   try {
     if (settings.warmupMs > 0) {
       await sleep(settings.warmupMs, undefined, signal ? { signal } : {});
-      const warm = await gen.rotate();
+      let warm = await gen.rotate();
       rotations++;
+      // An open loop that fell behind in the warm-up (connection set-up, JIT, a stall) would drain that
+      // backlog inside the first measured window and count it there: rates above the target. Warm up on,
+      // in short steps, until the schedule is kept and the responses are no longer draining a backlog,
+      // for at most CATCH_UP_LIMIT_MS.
+      const catchUpStart = performance.now();
+      while (load.mode !== "concurrency" && isBehind(warm) && performance.now() - catchUpStart < CATCH_UP_LIMIT_MS) {
+        keepMessages(warm);
+        warm.destroy();
+        await sleep(CATCH_UP_STEP_MS, undefined, signal ? { signal } : {});
+        warm = await gen.rotate();
+        rotations++;
+      }
+      if (load.mode !== "concurrency") {
+        catchUpMs = Math.round(performance.now() - catchUpStart);
+        lagAtStartMs = Math.round(warm.lagAtEndMs * 1000) / 1000;
+      }
       keepMessages(warm);
       warm.destroy();
     }
@@ -352,6 +389,9 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
   let sent = 0;
   let late = 0;
   let maxLateMs = 0;
+  // Catch-up sends between merged windows move counts from one to the next; only those carried into the first
+  // merged window were scheduled before the span the rates are computed over.
+  const carriedIn = last[0]?.carriedIn ?? 0;
   for (const w of last) {
     merged.add(w.hist);
     if (mergedSend && w.sendHist) mergedSend.add(w.sendHist);
@@ -363,7 +403,7 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
     if (w.maxLateMs > maxLateMs) maxLateMs = w.maxLateMs;
     for (const [code, n] of w.errors) errors.set(code, (errors.get(code) ?? 0) + n);
   }
-  const summary = windowStats({ hist: merged, sendHist: mergedSend, successes, failures, errors, sent, late, maxLateMs }, durationMs, batchSize, settings.percentile);
+  const summary = windowStats({ hist: merged, sendHist: mergedSend, successes, failures, errors, sent, late, maxLateMs, carriedIn, lagAtEndMs: last.at(-1)?.lagAtEndMs ?? 0 }, durationMs, batchSize, settings.percentile);
   const histograms: LevelResult["histograms"] = { encoding: HISTOGRAM_ENCODING, latencyUs: encodeHistogram(merged) };
   if (mergedSend) histograms.latencyFromSendUs = encodeHistogram(mergedSend);
   merged.destroy();
@@ -392,6 +432,7 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
     clientUtilization: workerElu.length > 0 ? Math.max(...averageColumns(workerElu)) : Math.round((elu?.utilization ?? 0) * 1000) / 1000,
     clientCpu: cpu && measuredMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / measuredMs) * 1000) / 1000 : 0,
     ...(load.durationMs !== undefined ? { stepDurationMs: load.durationMs } : {}),
+    ...(load.mode !== "concurrency" && settings.warmupMs > 0 ? { catchUpMs, lagAtStartMs } : {}),
     ...(gen instanceof WorkerGenerator ? { workers: gen.workers, workerUtilization: averageColumns(workerElu) } : {}),
     errorMessages,
     histograms,

@@ -10,6 +10,9 @@
 // Every request whose time has come is sent in the same turn (a catch-up batch, up to MAX_BATCH), so a late
 // wake-up never shifts the schedule: it is fixed in advance, and each request's latency is measured from its
 // scheduled time (coordinated omission corrected) as well as from its actual send.
+// Accounting: a send is counted in the window open when it leaves; one scheduled before that window opened
+// (a backlog drained after the loop fell behind) is also counted as carried in, and each window records how
+// far behind the schedule was when it closed, so a catch-up burst is visible instead of passing as rate.
 import type { InferenceClient, InferOptions, Tensor } from "@iaas/client";
 import type { LoadGenerator } from "./generator.ts";
 import type { IntervalSource } from "./schedule.ts";
@@ -82,12 +85,15 @@ export class OpenLoop implements LoadGenerator {
 
   rotate(): Window {
     const now = performance.now();
+    // Requests due before `now` but not sent yet go out in the next window, counted there as carried in.
+    this.#window.lagAtEndMs = Math.max(0, now - this.#next);
     const ended = this.#window.close(now);
     this.#window = new Window(now, true);
     return ended;
   }
 
   async stop(drainMs = 10_000): Promise<Window> {
+    if (this.#running) this.#window.lagAtEndMs = Math.max(0, performance.now() - this.#next);
     this.#running = false;
     clearTimeout(this.#timer);
     if (this.#immediate) clearImmediate(this.#immediate);
@@ -144,7 +150,7 @@ export class OpenLoop implements LoadGenerator {
 
   async #send(scheduled: number, sentAt: number): Promise<void> {
     if (++this.inFlight > this.maxInFlight) this.maxInFlight = this.inFlight;
-    this.#window.recordSend(sentAt - scheduled);
+    this.#window.recordSend(sentAt - scheduled, scheduled);
     try {
       await this.#client.infer(this.#model, this.#inputs, this.#options);
       const end = performance.now();

@@ -28,6 +28,10 @@ export interface WindowCounts {
   sent: number;
   late: number;
   maxLateMs: number;
+  /** Open loop: sends of requests scheduled before the window opened (a catch-up after falling behind). */
+  carriedIn?: number;
+  /** Open loop: how far the schedule was behind when the window closed, ms (0 when on time). */
+  lagAtEndMs?: number;
   errors: Iterable<readonly [string, number]>;
   errorMessages: Iterable<readonly [string, string]>;
 }
@@ -45,6 +49,10 @@ export class Window {
   sent = 0;
   late = 0;
   maxLateMs = 0;
+  /** Open loop: sends in this window of requests scheduled before it opened (backlog drained from earlier). */
+  carriedIn = 0;
+  /** Open loop: schedule lag (now - next scheduled send, at least 0) when the window closed; set by the generator. */
+  lagAtEndMs = 0;
   readonly errors = new Map<string, number>();
   /** First message seen per error code, for reports. */
   readonly errorMessages = new Map<string, string>();
@@ -67,8 +75,10 @@ export class Window {
     this.recordSuccess(fromScheduleMs);
   }
 
-  recordSend(lateMs: number): void {
+  /** A send `lateMs` after its scheduled time `scheduledMs` (same clock as the window's start). */
+  recordSend(lateMs: number, scheduledMs = Infinity): void {
     this.sent++;
+    if (scheduledMs < this.startMs) this.carriedIn++;
     if (lateMs > LATE_THRESHOLD_MS) this.late++;
     if (lateMs > this.maxLateMs) this.maxLateMs = lateMs;
   }
@@ -88,6 +98,9 @@ export class Window {
     this.sent += w.sent;
     this.late += w.late;
     if (w.maxLateMs > this.maxLateMs) this.maxLateMs = w.maxLateMs;
+    this.carriedIn += w.carriedIn ?? 0;
+    // Parts run side by side: the window is as far behind as its furthest-behind part.
+    if ((w.lagAtEndMs ?? 0) > this.lagAtEndMs) this.lagAtEndMs = w.lagAtEndMs!;
     for (const [code, n] of w.errors) this.errors.set(code, (this.errors.get(code) ?? 0) + n);
     for (const [code, m] of w.errorMessages) if (!this.errorMessages.has(code)) this.errorMessages.set(code, m);
   }
@@ -124,9 +137,21 @@ export class Window {
 
 /** Open-loop numbers of a window (or of a level's merged windows). */
 export interface OpenLoopStats {
-  /** Requests sent while the window was open, and per second: the achieved rate. */
+  /** Requests sent while the window was open, and sent per second (the generator's injection rate). */
   sent: number;
+  sentRate: number;
+  /**
+   * Completed requests (successes and failures, in requests, not inferences) per second of the window:
+   * perf_analyzer's throughput, the rate the target is compared with.
+   */
   achievedRate: number;
+  /**
+   * Sends of requests scheduled before the window opened: a catch-up after the generator fell behind, which
+   * lifts this window's rates above the target. 0 when the schedule was kept at the window's start.
+   */
+  carriedIn: number;
+  /** How far the schedule was behind at the end of the (last) window, ms: > 1 means the generator fell behind. */
+  lagAtEndMs: number;
   /** Requests sent more than LATE_THRESHOLD_MS (1 ms) after their scheduled time, and their share (0..1). */
   late: number;
   lateShare: number;
@@ -176,6 +201,8 @@ interface Counts {
   sent?: number;
   late?: number;
   maxLateMs?: number;
+  carriedIn?: number;
+  lagAtEndMs?: number;
 }
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
@@ -194,7 +221,10 @@ export function windowStats(w: Counts, durationMs: number, batchSize: number, pe
     const late = w.late ?? 0;
     stats.openLoop = {
       sent,
-      achievedRate: durationMs > 0 ? round2((sent * 1000) / durationMs) : 0,
+      sentRate: durationMs > 0 ? round2((sent * 1000) / durationMs) : 0,
+      achievedRate: durationMs > 0 ? round2(((w.successes + w.failures) * 1000) / durationMs) : 0,
+      carriedIn: w.carriedIn ?? 0,
+      lagAtEndMs: Math.round((w.lagAtEndMs ?? 0) * 1000) / 1000,
       late,
       lateShare: sent > 0 ? Math.round((late / sent) * 10_000) / 10_000 : 0,
       maxLateUs: Math.round((w.maxLateMs ?? 0) * 1000),

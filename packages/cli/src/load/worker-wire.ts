@@ -33,6 +33,8 @@ export interface WireWindow {
   sent: number;
   late: number;
   maxLateMs: number;
+  carriedIn: number;
+  lagAtEndMs: number;
   errors: [string, number][];
   errorMessages: [string, string][];
 }
@@ -48,6 +50,8 @@ export function windowToWire(w: Window): WireWindow {
     sent: w.sent,
     late: w.late,
     maxLateMs: w.maxLateMs,
+    carriedIn: w.carriedIn,
+    lagAtEndMs: w.lagAtEndMs,
     errors: [...w.errors],
     errorMessages: [...w.errorMessages],
   };

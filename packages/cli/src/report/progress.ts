@@ -16,7 +16,7 @@ export interface Progress {
 /** One-line summary of a window, as shown by the progress line and by --verbose. */
 export function formatWindow(level: string, s: WindowStats, index: number): string {
   const selected = s.latencyUs.selected.percentile === "avg" ? "avg" : `p${s.latencyUs.selected.percentile}`;
-  const sent = s.openLoop ? `, sent ${s.openLoop.achievedRate.toFixed(1)}/s, ${s.openLoop.late} late` : "";
+  const sent = s.openLoop ? `, sent ${(s.openLoop.sentRate ?? s.openLoop.achievedRate).toFixed(1)}/s, ${s.openLoop.late} late` : "";
   return `${level} window ${index + 1}: ${s.throughput.toFixed(1)} infer/s${sent}, p50 ${s.latencyUs.p50} us, ${selected} ${s.latencyUs.selected.value} us, ${s.requests} requests, ${s.errorCount} errors`;
 }
 

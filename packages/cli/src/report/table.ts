@@ -21,7 +21,7 @@ const COLUMNS: Column[] = [
   { title: "Instances", width: 9, value: (l) => (l.instances == null ? "-" : String(l.instances)), when: (s) => s.settings.instances !== null },
   { title: "Concurrency", width: 11, value: (l) => String(l.load), when: (s) => !open(s) },
   { title: "Rate/s", width: 9, value: (l) => String(l.load), when: open },
-  { title: "Sent/s", width: 9, value: (l) => fixed1(l.openLoop?.achievedRate ?? 0), when: open },
+  { title: "Sent/s", width: 9, value: (l) => fixed1(l.openLoop?.sentRate ?? l.openLoop?.achievedRate ?? 0), when: open },
   { title: "Late %", width: 7, value: (l) => ((l.openLoop?.lateShare ?? 0) * 100).toFixed(1), when: open },
   { title: "Infer/s", width: 10, value: (l) => fixed1(l.throughput) },
   { title: "p50 us", width: 9, value: (l) => int(l.latencyUs.p50) },
