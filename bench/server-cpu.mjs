@@ -6,6 +6,7 @@
 // /proc/<pid>/stat (Linux only) before and after each run; servers run alternately, --rounds times.
 //   node bench/server-cpu.mjs [--protocol http,grpc] [--duration 3] [--rounds 2] [--servers iaas,bare]
 //     [--serve-arg ARG ...] (passed on to `iaas serve`, e.g. --serve-arg=--model-repository=DIR)
+//     [--node-arg ARG ...] (node/V8 flags for the `iaas serve` process, e.g. --node-arg=--max-semi-space-size=16)
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +20,7 @@ const { values: opt } = parseArgs({
     rounds: { type: "string", default: "2" },
     servers: { type: "string", default: "iaas,bare" },
     "serve-arg": { type: "string", multiple: true, default: [] },
+    "node-arg": { type: "string", multiple: true, default: [] },
   },
 });
 const durationS = Number(opt.duration);
@@ -50,7 +52,7 @@ writeFileSync(frameFile, await modelInferFrame(grpcRequest));
 
 const started = [];
 try {
-  const iaas = await startNode([join(benchDir, "../packages/cli/dist/bin/iaas.js"), "serve", "--http-port", "0", "--grpc-port", "0", ...opt["serve-arg"]]);
+  const iaas = await startNode([join(benchDir, "../packages/cli/dist/bin/iaas.js"), "serve", "--http-port", "0", "--grpc-port", "0", ...opt["serve-arg"]], { execArgv: opt["node-arg"] });
   started.push(iaas.child);
   const httpUrl = iaas.info.httpUrl;
   const grpcTarget = iaas.info.grpcUrl.replace(/^[a-z]+:\/\//, "");
