@@ -7,16 +7,18 @@ import type { AddressInfo } from "node:net";
 import { stringifyJson } from "@iaas/client/protocol";
 import { ServerError, invalidArg, toServerError } from "../../core/errors.ts";
 import type { InferenceServer } from "../../core/inference-server.ts";
+import type { InferResponse } from "../../core/types.ts";
 import type { LogFn } from "../../core/log-settings.ts";
 import type { Authenticator } from "../../security/auth.ts";
 import { httpsServerOptions, type ResolvedTls } from "../../security/tls.ts";
 import { withHttpAuth } from "./auth-gate.ts";
 import { checkBinaryRequest, jsonOutputsOnly } from "./binary-gate.ts";
 import { BodyTooLargeError, readBody } from "./body.ts";
+import { BodyPool } from "./body-pool.ts";
 import { extensionOfPath, extensionRoute } from "./extension-routes.ts";
 import { sendBody } from "./response-encoding.ts";
 import { createSendBatch } from "./batched-sends.ts";
-import { HEADER_LENGTH, checkJsonOutputs, decodeInferRequest, encodeInferResponse } from "./infer-codec.ts";
+import { HEADER_LENGTH, checkJsonOutputs, decodeInferRequest, encodeInferResponse, type HttpInferRequest } from "./infer-codec.ts";
 import { systemSharedMemoryRoute } from "./shared-memory-routes.ts";
 import { trackConnections } from "./graceful-close.ts";
 
@@ -100,6 +102,9 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
   // Set by close(): answers from then on end their connection, so keep-alive clients do not hold shutdown.
   let closing = false;
   const sendLater = createSendBatch();
+  // Infer bodies of 16 KiB..4 MiB are read into reused buffers, given back once the inference settled
+  // (body-pool.ts says why).
+  const bodies = new BodyPool();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const receivedAt = process.hrtime.bigint();
@@ -185,16 +190,24 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
   async function infer(req: IncomingMessage, res: ServerResponse, model: string, version: string | undefined, receivedAt: bigint): Promise<void> {
     // Resolve the model first so an unknown model is a 404 even before the body is read.
     const meta = server.modelMetadata(model, version);
-    const body = await readBody(req, limit);
-    const headerLength = req.headers[HEADER_LENGTH];
-    const headerValue = Array.isArray(headerLength) ? headerLength[0] : headerLength;
-    checkBinaryRequest(server, headerValue);
-    const request = decodeInferRequest(server, model, version, body, headerValue);
-    request.traceCarrier = req.headers;
-    request.protocol = "http";
-    jsonOutputsOnly(server, request);
-    checkJsonOutputs(meta, request);
-    const response = await server.infer(request, receivedAt);
+    const body = await readBody(req, limit, bodies);
+    let request: HttpInferRequest;
+    let response: InferResponse;
+    try {
+      const headerLength = req.headers[HEADER_LENGTH];
+      const headerValue = Array.isArray(headerLength) ? headerLength[0] : headerLength;
+      checkBinaryRequest(server, headerValue);
+      request = decodeInferRequest(server, model, version, body, headerValue);
+      request.traceCarrier = req.headers;
+      request.protocol = "http";
+      jsonOutputsOnly(server, request);
+      checkJsonOutputs(meta, request);
+      response = await server.infer(request, receivedAt);
+    } finally {
+      // The inference has settled (its native execution is over) and the answer is built from output
+      // buffers only: nothing reads the body's bytes from here on.
+      bodies.give(body);
+    }
     const encoded = encodeInferResponse(response, request);
     const headers: Record<string, string | number> = { "Content-Type": encoded.contentType };
     if (encoded.headerLength !== undefined) headers["Inference-Header-Content-Length"] = encoded.headerLength;
