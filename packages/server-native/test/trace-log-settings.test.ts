@@ -63,6 +63,23 @@ describe("TraceSettings (unit)", () => {
 });
 
 describe("ServerLogger (unit)", () => {
+  test("the default format's time is the wall clock: its microseconds belong to the printed second", () => {
+    const lines: string[] = [];
+    const log = new ServerLogger({ sink: (l) => lines.push(l) });
+    for (let i = 0; i < 20; i++) {
+      const before = Date.now();
+      log.log("tick");
+      const after = Date.now();
+      const m = /^I\d{4} (\d\d):(\d\d):(\d\d)\.(\d{6}) /.exec(lines.at(-1)!);
+      assert.ok(m, lines.at(-1));
+      const day = new Date(before);
+      day.setHours(Number(m[1]), Number(m[2]), Number(m[3]), 0);
+      const printedMs = day.getTime() + Number(m[4]) / 1000;
+      // Local midnight between `before` and the line would shift a day; the loop takes microseconds.
+      assert.ok(printedMs >= before - 1 && printedMs <= after + 1, `printed ${lines.at(-1)} for wall clock ${before}..${after}`);
+    }
+  });
+
   test("levels, verbose threshold and both formats are applied to each line", () => {
     const lines: string[] = [];
     const log = new ServerLogger({ sink: (l) => lines.push(l) });

@@ -100,8 +100,10 @@ export class ServerLogger {
     const s = this.current;
     if (level === "info" ? !s.log_info : level === "warning" ? !s.log_warning : level === "error" ? !s.log_error : s.log_verbose_level < level)
       return;
-    const now = new Date();
-    const line = s.log_format === "ISO8601" ? isoLine(level, message, now) : defaultLine(level, message, now, Number(process.hrtime.bigint() / 1000n % 1_000_000n));
+    // Wall-clock time with sub-millisecond precision, so the microseconds belong to the printed second.
+    const epochMs = performance.timeOrigin + performance.now();
+    const now = new Date(epochMs);
+    const line = s.log_format === "ISO8601" ? isoLine(level, message, now) : defaultLine(level, message, now, Math.floor((epochMs % 1000) * 1000));
     if (this.fd === undefined) {
       this.sink(line);
       return;
