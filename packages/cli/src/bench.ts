@@ -30,8 +30,13 @@ export const AUTO_WORKERS = Math.max(2, Math.min(4, availableParallelism() - 1))
  * busy while the server's queue stayed short (under 10% of the server's request time, or unknown), in a level
  * whose requests (nearly) all succeeded.
  */
-export function clientLimited(level: Pick<LevelResult, "clientUtilization" | "server" | "requests" | "errorCount">): boolean {
+export function clientLimited(
+  level: Pick<LevelResult, "clientUtilization" | "server" | "requests" | "errorCount"> & { openLoop?: { lateShare: number } | undefined },
+): boolean {
   if (level.clientUtilization <= 0.9) return false;
+  // An open loop that keeps its schedule offers exactly the target rate, so it limits nothing; at high rates
+  // it waits for the next send in setImmediate turns, which reads as a busy thread.
+  if (level.openLoop && level.openLoop.lateShare <= 0.01) return false;
   // Failing requests spin the loop without load reaching the server: that busyness says nothing.
   if (level.requests === 0 || level.errorCount > level.requests * 0.01) return false;
   const s = level.server;

@@ -30,6 +30,9 @@ test("clientLimited: a busy load thread with a short server queue", () => {
   assert.equal(clientLimited({ ...ok, clientUtilization: 0.5, server: server(2) }), false);
   assert.equal(clientLimited({ ...ok, clientUtilization: 0.95, server: null }), true);
   assert.equal(clientLimited({ requests: 10, errorCount: 500, clientUtilization: 0.99, server: null }), false, "busy failing, not loading");
+  const open = (lateShare: number) => ({ sent: 1000, achievedRate: 8000, lateShare });
+  assert.equal(clientLimited({ ...ok, clientUtilization: 1, server: server(2), openLoop: open(0.004) }), false, "an open loop on schedule limits nothing");
+  assert.equal(clientLimited({ ...ok, clientUtilization: 1, server: server(2), openLoop: open(0.2) }), true, "an open loop falling behind does");
 });
 
 for (const [name, args] of [
