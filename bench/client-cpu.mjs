@@ -16,7 +16,7 @@ import {
 
 const { values: opt } = parseArgs({
   options: {
-    // gRPC client implementation ("http2" or "grpc-js"; default: the client's default) and a suffix for
+    // gRPC client implementation ("http2", "iaas-h2" or "grpc-js"; default: the client's default) and a suffix for
     // the result file name, so runs of one day do not overwrite each other.
     "grpc-implementation": { type: "string" },
     run: { type: "string" },

@@ -56,10 +56,12 @@ export interface HttpConnectionOptions {
 export interface GrpcConnectionOptions {
   /**
    * What carries unary `infer` calls: "http2" (default), the client's own gRPC over node:http2 (fewer
-   * copies and less CPU per call), or "grpc-js". Other RPCs and streams always use grpc-js. When this is
-   * left unset, setting `channelOptions` selects grpc-js, since they only mean something there.
+   * copies and less CPU per call), "iaas-h2", the client's own HTTP/2 connection on node:net / node:tls
+   * sockets (least CPU per call; with request `compression` set, "http2" carries infer instead), or
+   * "grpc-js". Other RPCs and streams always use grpc-js. When this is left unset, setting
+   * `channelOptions` selects grpc-js, since they only mean something there.
    */
-  implementation?: "http2" | "grpc-js";
+  implementation?: "http2" | "iaas-h2" | "grpc-js";
   /** Interval of HTTP/2 keepalive pings in ms (grpc.keepalive_time_ms; default: no pings). */
   keepaliveTimeMs?: number;
   /** How long to wait for a ping's answer before closing the connection, in ms (grpc.keepalive_timeout_ms). */

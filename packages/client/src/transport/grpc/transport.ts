@@ -31,7 +31,7 @@ import { decodeInferResponse, encodeInferRequest, type WireInferResponse } from 
 import { inferenceServiceClient, modelInferCodec } from "./service.ts";
 import { H2UnaryClient, type AnswerDecoder } from "./h2/unary-client.ts";
 import { rawOutputOffset } from "./h2/message-reader.ts";
-import { useHttp2 } from "./h2/implementation.ts";
+import { inferImplementation } from "./h2/implementation.ts";
 import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../../extension-types.ts";
 import { logSettingsFromWire, traceSettingsFromWire } from "../../settings-wire.ts";
 import { extensionGrpcError } from "../../unsupported.ts";
@@ -122,8 +122,10 @@ export class GrpcTransport implements Transport {
     this.#target = { address: `${this.#scheme}://${target.address}`, secure, clientCert: tls?.cert !== undefined };
     this.#authHook = options.authHook;
     this.#connectTimeoutMs = options.connectTimeoutMs;
-    if (useHttp2(options.grpc, options.credentials !== undefined))
+    const implementation = inferImplementation(options.grpc, options.credentials !== undefined, options.compression);
+    if (implementation !== "grpc-js")
       this.#h2 = new H2UnaryClient({
+        wire: implementation === "iaas-h2",
         address: target.address,
         secure,
         tls,

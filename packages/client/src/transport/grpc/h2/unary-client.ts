@@ -1,4 +1,5 @@
-// The node:http2 gRPC client of one endpoint, for unary calls: validates metadata as grpc-js does, runs the
+// The node:http2 gRPC client of one endpoint, for unary calls (with `wire`, the same over the client's own
+// HTTP/2 connection, ../wire-h2/): validates metadata as grpc-js does, runs the
 // auth hook, waits (bounded) for the handshake under connectTimeoutMs, sets grpc-timeout from the deadline
 // and turns failures into the InferenceErrors the grpc-js path gives for the same conditions.
 import type { CallOptions } from "../../../api.ts";
@@ -10,6 +11,8 @@ import { describeGrpcFailure, type ConnectionTarget } from "../../connection-err
 import { connectTimeoutError } from "../connect.ts";
 import { MAX_MESSAGE_LENGTH } from "../service.ts";
 import { H2Connection } from "./connection.ts";
+import { WireConnection } from "../wire-h2/connection.ts";
+import { wireUnaryCall } from "../wire-h2/wire-call.ts";
 import type { AlignProbe } from "./message-reader.ts";
 import { Status, grpcTimeout, type GrpcStatusError } from "./status.ts";
 import { requestHeaders, unaryCall } from "./unary-call.ts";
@@ -30,6 +33,8 @@ export interface H2UnaryClientOptions {
   grpc?: GrpcConnectionOptions | undefined;
   authHook?: AuthHook | undefined;
   connectTimeoutMs?: number | undefined;
+  /** Carry calls on the client's own HTTP/2 connection (wire-h2/) instead of node:http2. */
+  wire?: boolean | undefined;
 }
 
 /** Metadata as grpc-js's Metadata.set checks it (lower-cased keys, printable ASCII values); later keys win. */
@@ -89,7 +94,7 @@ export interface AnswerDecoder<T> {
 
 export class H2UnaryClient {
   readonly #options: H2UnaryClientOptions;
-  readonly #connection: H2Connection;
+  readonly #connection: H2Connection | WireConnection;
   readonly #encoding: "gzip" | "deflate" | undefined;
   readonly #scheme: string;
   readonly #authority: string;
@@ -99,14 +104,15 @@ export class H2UnaryClient {
   constructor(options: H2UnaryClientOptions) {
     this.#options = options;
     const g = options.grpc ?? {};
-    this.#connection = new H2Connection({
+    const connectionOptions = {
       address: options.address,
       secure: options.secure,
       tls: options.tls,
       keepaliveTimeMs: g.keepaliveTimeMs,
       keepaliveTimeoutMs: g.keepaliveTimeoutMs,
       keepalivePermitWithoutCalls: g.keepalivePermitWithoutCalls,
-    });
+    };
+    this.#connection = options.wire ? new WireConnection(connectionOptions) : new H2Connection(connectionOptions);
     const c = options.compression;
     this.#encoding = c === "gzip" || c === "deflate" ? c : undefined;
     this.#scheme = options.secure ? "https" : "http";
@@ -176,7 +182,8 @@ export class H2UnaryClient {
     let left: number | undefined;
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) left = Math.max(0, (startedAt ?? Date.now()) + timeoutMs - Date.now());
     let headers: readonly string[];
-    if (extra === undefined && call.headers === undefined && left === undefined) headers = this.#plain(method);
+    const shared = extra === undefined && call.headers === undefined && left === undefined;
+    if (shared) headers = this.#plain(method);
     else {
       const metadata: Record<string, string> = {};
       try {
@@ -192,7 +199,7 @@ export class H2UnaryClient {
     }
     const context: FailureContext = { what, signal, timeoutMs, target: this.#options.target, inner: decoder?.context, decode: decoder?.decode };
     // Not an async function: its frame would hold `message` (the request's bytes) until the answer.
-    return unaryCall<T>(this.#connection, {
+    const spec = {
       headers,
       message,
       encoding: this.#encoding,
@@ -203,7 +210,9 @@ export class H2UnaryClient {
       decode: decodeWith as (bytes: Buffer, context: unknown) => T,
       fail: callFailure,
       context,
-    });
+    };
+    const connection = this.#connection;
+    return connection instanceof WireConnection ? wireUnaryCall<T>(connection, spec, shared) : unaryCall<T>(connection, spec);
   }
 
   close(): void {

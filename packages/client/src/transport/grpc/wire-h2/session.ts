@@ -1,0 +1,630 @@
+// One HTTP/2 connection of the client's own gRPC transport, on a node:net or node:tls socket: the preface
+// and SETTINGS exchange, stream ids, the peer's stream limit (calls beyond it wait in a queue), flow
+// control both ways, PING, RST_STREAM and GOAWAY. Frames come from FrameReader; header blocks go through
+// the connection's HPACK decoder in order. The small frames written in one event-loop turn are joined
+// into one socket write, so 64 calls started by 64 answers of one read cost one write.
+import net from "node:net";
+import tls from "node:tls";
+import { NOT_CONNECTED, Status, statusError, statusForRstCode } from "../h2/status.ts";
+import {
+  CLIENT_PREFACE,
+  ConnectionError,
+  DEFAULT_MAX_FRAME_SIZE,
+  ErrorCode,
+  FRAME_HEADER,
+  Flag,
+  FrameReader,
+  FrameType,
+  MAX_WINDOW,
+  SETTINGS_ACK,
+  Setting,
+  goawayFrame,
+  headersSize,
+  pingFrame,
+  rstStreamFrame,
+  settingsFrame,
+  windowUpdateFrame,
+  writeFrameHeader,
+  writeHeaders,
+  type FrameSink,
+} from "./frames.ts";
+import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
+import type { WireCall } from "./wire-call.ts";
+
+/** Per-stream receive window (the server may send this much of an answer before we read any of it). */
+export const STREAM_WINDOW = 32 * 1024 * 1024;
+/** Connection receive window, shared by all streams. */
+export const CONNECTION_WINDOW = 256 * 1024 * 1024;
+/** Largest frame we accept: fewer frames per large answer (DATA is handed on piecewise anyway). */
+const MAX_FRAME_SIZE = 16 * 1024 * 1024 - 1;
+/** The peer's stream limit assumed until its SETTINGS arrive (common server default). */
+const ASSUMED_MAX_STREAMS = 100;
+const MAX_STREAM_ID = 2 ** 31 - 1;
+/** Messages up to this size leave in one buffer with their HEADERS frame. */
+const JOIN_LIMIT = 16 * 1024;
+const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
+/** Pieces at least this large are written on their own rather than joined with the turn's small frames. */
+const DIRECT_WRITE_BYTES = 16 * 1024;
+
+export interface WireSessionOptions {
+  hostname: string;
+  port: number;
+  /** tls.connect options (ALPN h2 added here); undefined for plaintext. */
+  tls: tls.ConnectionOptions | undefined;
+  keepaliveTimeMs?: number | undefined;
+  keepaliveTimeoutMs?: number | undefined;
+  keepalivePermitWithoutCalls?: boolean | undefined;
+}
+
+/** What a session tells the connection that owns it. */
+export interface SessionOwner {
+  /** Calls that were never sent on a session that can take no more (GOAWAY, ids used up): start them elsewhere. */
+  restart(calls: WireCall<unknown>[]): void;
+  /** The session's SETTINGS arrived or it died: waiters for the handshake can go on. */
+  settled(session: WireSession): void;
+}
+
+function uncork(session: WireSession): void {
+  session.uncork();
+}
+
+export class WireSession implements FrameSink {
+  readonly socket: net.Socket;
+  /** The server's SETTINGS arrived. */
+  established = false;
+  /** No new streams go here (GOAWAY, closed, failed, or ids used up). */
+  dead = false;
+  /** The first socket-level error. */
+  error: Error | undefined;
+  readonly #owner: SessionOwner;
+  readonly #options: WireSessionOptions;
+  readonly #streams = new Map<number, WireCall<unknown>>();
+  /** Calls waiting for a stream slot. */
+  #queue: WireCall<unknown>[] = [];
+  /** Open streams with request bytes held back by flow control, in order. */
+  #blocked: WireCall<unknown>[] = [];
+  #nextId = 1;
+  #active = 0;
+  #peerMaxStreams = ASSUMED_MAX_STREAMS;
+  #peerInitialWindow = 65_535;
+  #peerMaxFrame = DEFAULT_MAX_FRAME_SIZE;
+  #sendWindow = 65_535;
+  #recvUnacked = 0;
+  readonly #decoder = new HpackDecoder();
+  /** The decoded header list, reused for every block (calls copy what they keep). */
+  readonly #headerList: string[] = [];
+  readonly #reader: FrameReader;
+  /** A header block split over CONTINUATION frames, while it is being gathered. */
+  #fragments: Buffer[] | undefined;
+  #fragmentStream = 0;
+  #fragmentEndStream = false;
+  /** A flush is scheduled for this turn. */
+  #corked = false;
+  /** Small frames queued this turn. */
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #closing = false;
+  #gone = false;
+  /** A connection error was found: nothing more is read. */
+  #broken = false;
+  #keepalive: NodeJS.Timeout | undefined;
+  #pingTimer: NodeJS.Timeout | undefined;
+
+  constructor(owner: SessionOwner, options: WireSessionOptions) {
+    this.#owner = owner;
+    this.#options = options;
+    this.#reader = new FrameReader(this, MAX_FRAME_SIZE);
+    const connect = { host: options.hostname, port: options.port, noDelay: true };
+    if (options.tls) {
+      this.socket = tls.connect({ ...options.tls, ...connect, ALPNProtocols: ["h2"] });
+      this.socket.once("secureConnect", () => this.#onSecureConnect());
+    } else this.socket = net.connect(connect);
+    // Each read arrives as its own Buffer, so answers can stay views of it (a shared read buffer through
+    // net's `onread` measured no lower: the copy it needs per answer ate the saving).
+    this.socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    const socket = this.socket;
+    socket.unref();
+    socket.on("error", (e: Error) => {
+      this.error ??= e;
+    });
+    socket.on("close", () => this.#onClose());
+    this.#write(CLIENT_PREFACE);
+    this.#write(
+      settingsFrame([
+        [Setting.ENABLE_PUSH, 0],
+        [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+        [Setting.MAX_FRAME_SIZE, MAX_FRAME_SIZE],
+      ]),
+    );
+    this.#write(windowUpdateFrame(0, CONNECTION_WINDOW - 65_535));
+    if (options.keepaliveTimeMs !== undefined) this.#startKeepalive(options.keepaliveTimeMs);
+  }
+
+  // ---- calls ----
+
+  /** Starts `call` here: a stream now, or a place in the queue while the peer's stream limit is reached. */
+  start(call: WireCall<unknown>): void {
+    if (this.#active + this.#queue.length === 0) this.socket.ref();
+    if (this.#active >= this.#peerMaxStreams || this.#queue.length > 0) this.#queue.push(call);
+    else this.#open(call);
+  }
+
+  /** The call gave up (abort, deadline, bad answer): reset its stream, or take it out of the queue. */
+  cancel(call: WireCall<unknown>): void {
+    if (call.id === 0) {
+      const i = this.#queue.indexOf(call);
+      if (i >= 0) {
+        this.#queue.splice(i, 1);
+        this.#idleCheck();
+      }
+      return;
+    }
+    if (call.closed) return;
+    if (!this.#gone) this.#write(rstStreamFrame(call.id, ErrorCode.CANCEL));
+    this.#finish(call);
+  }
+
+  #open(call: WireCall<unknown>): void {
+    if (this.#nextId > MAX_STREAM_ID) {
+      // Stream ids used up: this connection drains, new calls go to a new one.
+      this.dead = true;
+      this.#owner.restart([call]);
+      return;
+    }
+    const id = this.#nextId;
+    this.#nextId += 2;
+    call.id = id;
+    call.sendWindow = this.#peerInitialWindow;
+    this.#streams.set(id, call);
+    this.#active++;
+    const dataLength = call.sendLeft;
+    const joined = call.joined;
+    if (joined !== undefined) {
+      if (dataLength <= this.#sendWindow && dataLength <= call.sendWindow) {
+        // The usual call, built whole by the caller: HEADERS + DATA with END_STREAM; only the ids go in here.
+        joined.writeUInt32BE(id, 5);
+        joined.writeUInt32BE(id, joined.length - dataLength - 4);
+        this.#sendWindow -= dataLength;
+        call.sendWindow -= dataLength;
+        call.sendLeft = 0;
+        call.localDone = true;
+        call.joined = undefined;
+        this.#write(joined);
+        return;
+      }
+      // No window for it now: the HEADERS frame goes, the DATA waits for credit.
+      const headersEnd = joined.length - dataLength - FRAME_HEADER;
+      joined.writeUInt32BE(id, 5);
+      this.#write(joined.subarray(0, headersEnd));
+      call.chunks = [joined.subarray(headersEnd + FRAME_HEADER)];
+      call.joined = undefined;
+      this.#blocked.push(call);
+      this.#pump();
+      return;
+    }
+    const block = call.block;
+    const maxFrame = this.#peerMaxFrame;
+    const hsize = headersSize(block.length, maxFrame);
+    if (dataLength <= JOIN_LIMIT && dataLength <= maxFrame && dataLength <= this.#sendWindow && dataLength <= call.sendWindow) {
+      // The usual call: HEADERS and the whole message in one DATA frame with END_STREAM, one buffer.
+      const out = Buffer.allocUnsafe(hsize + FRAME_HEADER + dataLength);
+      let at = writeHeaders(out, 0, id, block, maxFrame, false);
+      writeFrameHeader(out, at, dataLength, FrameType.DATA, Flag.END_STREAM, id);
+      at += FRAME_HEADER;
+      const chunks = call.chunks;
+      for (let i = 0; i < chunks.length; i++) {
+        const c = chunks[i]!;
+        out.set(c, at);
+        at += c.byteLength;
+      }
+      this.#sendWindow -= dataLength;
+      call.sendWindow -= dataLength;
+      call.sendLeft = 0;
+      call.localDone = true;
+      call.chunks = EMPTY_CHUNKS;
+      this.#write(out);
+      return;
+    }
+    const out = Buffer.allocUnsafe(hsize);
+    writeHeaders(out, 0, id, block, maxFrame, false);
+    this.#write(out);
+    this.#blocked.push(call);
+    this.#pump();
+  }
+
+  /** Sends request bytes of blocked streams as far as the windows allow. */
+  #pump(): void {
+    const blocked = this.#blocked;
+    if (blocked.length === 0 || this.#sendWindow <= 0) return;
+    // All frames of one pump leave in one writev (a 16 KiB frame size means thousands of frames per tensor).
+    this.socket.cork();
+    let i = 0;
+    while (i < blocked.length && this.#sendWindow > 0) {
+      const call = blocked[i]!;
+      if (!call.closed) this.#sendSome(call);
+      if (call.localDone || call.closed) blocked.splice(i, 1);
+      else i++;
+    }
+    this.#flush();
+    this.socket.uncork();
+  }
+
+  #sendSome(call: WireCall<unknown>): void {
+    while (call.sendLeft > 0 && this.#sendWindow > 0 && call.sendWindow > 0) {
+      const n = Math.min(call.sendLeft, this.#sendWindow, call.sendWindow, this.#peerMaxFrame);
+      const last = n === call.sendLeft;
+      const header = Buffer.allocUnsafe(FRAME_HEADER);
+      writeFrameHeader(header, 0, n, FrameType.DATA, last ? Flag.END_STREAM : 0, call.id);
+      this.#write(header);
+      // The payload as views of the caller's chunks: no copy of large tensors.
+      let left = n;
+      while (left > 0) {
+        const chunk = call.chunks[call.chunkIndex]!;
+        const avail = chunk.byteLength - call.chunkOffset;
+        const take = Math.min(avail, left);
+        this.#write(take === chunk.byteLength ? chunk : chunk.subarray(call.chunkOffset, call.chunkOffset + take));
+        left -= take;
+        if (take === avail) {
+          call.chunkIndex++;
+          call.chunkOffset = 0;
+        } else call.chunkOffset += take;
+      }
+      call.sendLeft -= n;
+      this.#sendWindow -= n;
+      call.sendWindow -= n;
+    }
+    if (call.sendLeft === 0 && !call.localDone) {
+      call.localDone = true;
+      call.chunks = EMPTY_CHUNKS;
+      if (call.remoteDone) this.#finish(call);
+    }
+  }
+
+  /** The stream is closed both ways (or reset): its slot goes to the next queued call. */
+  #finish(call: WireCall<unknown>): void {
+    if (call.closed) return;
+    call.closed = true;
+    call.chunks = EMPTY_CHUNKS;
+    call.sendLeft = 0;
+    this.#streams.delete(call.id);
+    this.#active--;
+    while (this.#queue.length > 0 && this.#active < this.#peerMaxStreams && !this.dead) this.#open(this.#queue.shift()!);
+    this.#idleCheck();
+  }
+
+  #idleCheck(): void {
+    if (this.#active + this.#queue.length > 0) return;
+    if (this.#closing || (this.dead && !this.#gone)) {
+      this.#shutdown(ErrorCode.NO_ERROR);
+      return;
+    }
+    if (!this.#gone) this.socket.unref();
+  }
+
+  /** Graceful close: calls in flight finish, then GOAWAY and the socket closes. */
+  close(): void {
+    this.#closing = true;
+    this.dead = true;
+    if (!this.established && this.#active + this.#queue.length === 0) {
+      this.socket.destroy();
+      return;
+    }
+    this.#idleCheck();
+  }
+
+  #shutdown(code: number, debug = ""): void {
+    if (this.#gone) return;
+    this.dead = true;
+    this.#write(goawayFrame(0, code, debug));
+    this.uncork();
+    this.socket.end();
+    // A peer that never closes its side must not hold the socket (and a test process) open.
+    this.socket.destroySoon();
+  }
+
+  // ---- socket ----
+
+  /**
+   * Queues bytes for the socket. Small frames of one event-loop turn are joined and written once (one
+   * Writable pass and one syscall for all of them); large pieces (tensor views) go out as they are, after
+   * what is queued, never copied.
+   */
+  #write(buf: Uint8Array): void {
+    if (buf.byteLength >= DIRECT_WRITE_BYTES) {
+      this.#flush();
+      this.socket.write(buf);
+      return;
+    }
+    if (this.#pending.length === 0 && !this.#corked) {
+      this.#corked = true;
+      process.nextTick(uncork, this);
+    }
+    this.#pending.push(buf);
+    this.#pendingBytes += buf.byteLength;
+  }
+
+  #flush(): void {
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, this.#pendingBytes);
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.socket.write(data);
+  }
+
+  /** Writes what the turn queued (run from process.nextTick, and before a close). */
+  uncork(): void {
+    this.#corked = false;
+    this.#flush();
+  }
+
+  #onSecureConnect(): void {
+    const socket = this.socket as tls.TLSSocket;
+    if (socket.alpnProtocol !== "h2")
+      socket.destroy(new Error(`the server did not agree to HTTP/2 over TLS (ALPN answered ${JSON.stringify(socket.alpnProtocol || "nothing")}, expected "h2")`));
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#broken) return;
+    try {
+      this.#reader.push(chunk);
+    } catch (e) {
+      this.#connectionError(e);
+    }
+  }
+
+  #connectionError(e: unknown): void {
+    const code = e instanceof ConnectionError ? e.h2code : e instanceof HpackError ? ErrorCode.COMPRESSION_ERROR : ErrorCode.INTERNAL_ERROR;
+    const message =
+      code === ErrorCode.INTERNAL_ERROR ? `internal error while reading the server's frames: ${(e as Error).message}` : `HTTP/2 protocol error from the server: ${(e as Error).message}`;
+    this.error ??= new Error(message, { cause: e });
+    this.#broken = true;
+    if (this.#gone) return;
+    this.#write(goawayFrame(0, code, (e as Error).message.slice(0, 200)));
+    this.uncork();
+    // The GOAWAY goes out first; the calls fail when the socket closes.
+    this.socket.destroySoon();
+  }
+
+  #onClose(): void {
+    this.#gone = true;
+    this.dead = true;
+    if (this.#keepalive) clearInterval(this.#keepalive);
+    if (this.#pingTimer) clearTimeout(this.#pingTimer);
+    const cause = this.error;
+    const error = this.established
+      ? statusError(Status.UNAVAILABLE, `Connection dropped${cause ? `: ${cause.message}` : ""}`, {}, cause)
+      : statusError(Status.UNAVAILABLE, `${NOT_CONNECTED}. Last error: ${cause?.message ?? "Failed to connect"}`, {}, cause);
+    const calls = [...this.#streams.values(), ...this.#queue];
+    this.#streams.clear();
+    this.#queue = [];
+    this.#blocked = [];
+    this.#active = 0;
+    for (const call of calls) {
+      call.closed = true;
+      call.fail(error);
+    }
+    this.#owner.settled(this);
+  }
+
+  // ---- frames ----
+
+  onDataPiece(streamId: number, piece: Buffer, last: boolean, endStream: boolean, frameLength: number): void {
+    if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "DATA frame on stream 0");
+    const call = this.#streams.get(streamId);
+    if (call !== undefined && piece.length > 0) call.onData(piece);
+    if (!last) return;
+    // Everything received is consumed at once, so credit goes back as soon as half a window is used.
+    this.#recvUnacked += frameLength;
+    if (this.#recvUnacked >= CONNECTION_WINDOW / 2) {
+      this.#write(windowUpdateFrame(0, this.#recvUnacked));
+      this.#recvUnacked = 0;
+    }
+    if (call === undefined) return;
+    if (endStream) return this.#remoteEnd(call);
+    call.recvUnacked += frameLength;
+    if (call.recvUnacked >= STREAM_WINDOW / 2) {
+      this.#write(windowUpdateFrame(streamId, call.recvUnacked));
+      call.recvUnacked = 0;
+    }
+  }
+
+  onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
+    if (this.#fragments !== undefined && type !== FrameType.CONTINUATION)
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `frame of type ${type} inside a header block (CONTINUATION expected)`);
+    switch (type) {
+      case FrameType.HEADERS:
+        return this.#onHeaders(flags, streamId, payload);
+      case FrameType.CONTINUATION:
+        return this.#onContinuation(flags, streamId, payload);
+      case FrameType.SETTINGS:
+        return this.#onSettings(flags, streamId, payload);
+      case FrameType.WINDOW_UPDATE:
+        return this.#onWindowUpdate(streamId, payload);
+      case FrameType.RST_STREAM:
+        return this.#onRstStream(streamId, payload);
+      case FrameType.PING:
+        return this.#onPing(flags, streamId, payload);
+      case FrameType.GOAWAY:
+        return this.#onGoaway(streamId, payload);
+      case FrameType.PUSH_PROMISE:
+        throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "PUSH_PROMISE received although SETTINGS_ENABLE_PUSH is 0");
+      default:
+        // PRIORITY and unknown frame types are ignored (RFC 9113 sections 5.3.2 and 4.1).
+        return;
+    }
+  }
+
+  #onHeaders(flags: number, streamId: number, payload: Buffer): void {
+    if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS frame on stream 0");
+    let start = 0;
+    let end = payload.length;
+    if (flags & Flag.PADDED) {
+      if (end < 1) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "padded HEADERS frame without a pad length");
+      const pad = payload[0]!;
+      start = 1;
+      end -= pad;
+    }
+    if (flags & Flag.PRIORITY) start += 5;
+    if (start > end) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "HEADERS padding and priority fields exceed the frame");
+    const endStream = (flags & Flag.END_STREAM) !== 0;
+    if (flags & Flag.END_HEADERS) return this.#headerBlock(streamId, payload, start, end, endStream);
+    this.#fragments = [Buffer.from(payload.subarray(start, end))];
+    this.#fragmentStream = streamId;
+    this.#fragmentEndStream = endStream;
+  }
+
+  #onContinuation(flags: number, streamId: number, payload: Buffer): void {
+    const fragments = this.#fragments;
+    if (fragments === undefined || streamId !== this.#fragmentStream)
+      throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `CONTINUATION on stream ${streamId} without a header block in progress there`);
+    fragments.push(Buffer.from(payload));
+    if ((flags & Flag.END_HEADERS) === 0) return;
+    this.#fragments = undefined;
+    const block = Buffer.concat(fragments);
+    this.#headerBlock(streamId, block, 0, block.length, this.#fragmentEndStream);
+  }
+
+  #headerBlock(streamId: number, buf: Buffer, start: number, end: number, endStream: boolean): void {
+    // Decoded even when nobody waits for the stream: the dynamic table must follow the server's.
+    const list = this.#decoder.decode(buf, start, end, this.#headerList);
+    const call = this.#streams.get(streamId);
+    if (call === undefined) return;
+    call.onHeaders(list, endStream);
+    if (endStream) this.#remoteEnd(call);
+  }
+
+  #remoteEnd(call: WireCall<unknown>): void {
+    call.remoteDone = true;
+    call.onEnd();
+    if (call.localDone) return this.#finish(call);
+    // The server answered before the request was all sent: stop sending and close our side.
+    if (!this.#gone) this.#write(rstStreamFrame(call.id, ErrorCode.NO_ERROR));
+    this.#finish(call);
+  }
+
+  #onSettings(flags: number, streamId: number, payload: Buffer): void {
+    if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS on stream ${streamId}`);
+    if (flags & Flag.ACK) {
+      if (payload.length !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
+      return;
+    }
+    if (payload.length % 6 !== 0) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `SETTINGS payload of ${payload.length} bytes is not a multiple of 6`);
+    for (let at = 0; at < payload.length; at += 6) {
+      const id = payload.readUInt16BE(at);
+      const value = payload.readUInt32BE(at + 2);
+      if (id === Setting.MAX_CONCURRENT_STREAMS) this.#peerMaxStreams = value;
+      else if (id === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${value} exceeds 2^31-1`);
+        const delta = value - this.#peerInitialWindow;
+        this.#peerInitialWindow = value;
+        for (const call of this.#streams.values()) call.sendWindow += delta;
+      } else if (id === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME_SIZE || value > 16_777_215)
+          throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${value} outside 16384..16777215`);
+        this.#peerMaxFrame = value;
+      } else if (id === Setting.ENABLE_PUSH && value > 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH ${value}`);
+      // HEADER_TABLE_SIZE: our encoder never indexes; MAX_HEADER_LIST_SIZE: request headers are small.
+    }
+    this.#write(SETTINGS_ACK);
+    if (!this.established) {
+      // A server that says "no limit" (or sends no limit) is still not flooded: its announced value, else ours.
+      if (!payloadHas(payload, Setting.MAX_CONCURRENT_STREAMS)) this.#peerMaxStreams = 2 ** 31;
+      this.established = true;
+      this.#owner.settled(this);
+    }
+    while (this.#queue.length > 0 && this.#active < this.#peerMaxStreams && !this.dead) this.#open(this.#queue.shift()!);
+    this.#pump();
+  }
+
+  #onWindowUpdate(streamId: number, payload: Buffer): void {
+    if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `WINDOW_UPDATE of ${payload.length} bytes`);
+    const increment = payload.readUInt32BE(0) & 0x7fffffff;
+    if (streamId === 0) {
+      if (increment === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE with increment 0 on the connection");
+      this.#sendWindow += increment;
+      if (this.#sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection send window beyond 2^31-1");
+      this.#pump();
+      return;
+    }
+    const call = this.#streams.get(streamId);
+    if (call === undefined) return;
+    if (increment === 0 || call.sendWindow + increment > MAX_WINDOW) {
+      // A stream error: that call fails, the connection goes on.
+      this.#write(rstStreamFrame(streamId, increment === 0 ? ErrorCode.PROTOCOL_ERROR : ErrorCode.FLOW_CONTROL_ERROR));
+      call.fail(statusError(Status.INTERNAL, `HTTP/2 stream error: WINDOW_UPDATE ${increment === 0 ? "with increment 0" : "beyond 2^31-1"}`));
+      this.#finish(call);
+      return;
+    }
+    call.sendWindow += increment;
+    this.#pump();
+  }
+
+  #onRstStream(streamId: number, payload: Buffer): void {
+    if (payload.length !== 4) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `RST_STREAM of ${payload.length} bytes`);
+    if (streamId === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+    const call = this.#streams.get(streamId);
+    if (call === undefined) return;
+    const code = payload.readUInt32BE(0);
+    if (code === ErrorCode.NO_ERROR && call.remoteDone) return this.#finish(call);
+    const s = statusForRstCode(code);
+    call.fail(statusError(s.code, s.details));
+    this.#finish(call);
+  }
+
+  #onPing(flags: number, streamId: number, payload: Buffer): void {
+    if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `PING on stream ${streamId}`);
+    if (payload.length !== 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `PING of ${payload.length} bytes`);
+    if (flags & Flag.ACK) {
+      if (this.#pingTimer) clearTimeout(this.#pingTimer);
+      this.#pingTimer = undefined;
+      return;
+    }
+    this.#write(pingFrame(payload, true));
+  }
+
+  #onGoaway(streamId: number, payload: Buffer): void {
+    if (streamId !== 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `GOAWAY on stream ${streamId}`);
+    if (payload.length < 8) throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `GOAWAY of ${payload.length} bytes`);
+    const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
+    const code = payload.readUInt32BE(4);
+    const debug = payload.toString("utf8", 8);
+    this.dead = true;
+    // Streams above last-stream-id were never processed: safe to retry anywhere.
+    const why = `Stream refused by server: GOAWAY (code ${code}${debug ? `, ${debug}` : ""}) before the server processed it`;
+    for (const call of [...this.#streams.values()]) {
+      if (call.id <= lastStreamId) continue;
+      call.fail(statusError(Status.UNAVAILABLE, why));
+      this.#finish(call);
+    }
+    // Calls never sent start on a new connection.
+    const unsent = this.#queue;
+    this.#queue = [];
+    if (unsent.length > 0) this.#owner.restart(unsent);
+    this.#owner.settled(this);
+    this.#idleCheck();
+  }
+
+  #startKeepalive(intervalMs: number): void {
+    const timeoutMs = this.#options.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+    this.#keepalive = setInterval(() => {
+      if (this.#gone || !this.established || this.#pingTimer !== undefined) return;
+      if (this.#active === 0 && !this.#options.keepalivePermitWithoutCalls) return;
+      this.#pingTimer = setTimeout(() => {
+        this.error ??= new Error(`keepalive ping not answered within ${timeoutMs} ms (grpc.keepaliveTimeoutMs)`);
+        this.socket.destroy();
+      }, timeoutMs);
+      this.#pingTimer.unref();
+      this.#write(pingFrame(PING_PAYLOAD, false));
+    }, intervalMs);
+    this.#keepalive.unref();
+  }
+}
+
+const EMPTY_CHUNKS: readonly Uint8Array[] = [];
+const PING_PAYLOAD = Buffer.from("iaas-h2p", "latin1");
+
+function payloadHas(payload: Buffer, id: number): boolean {
+  for (let at = 0; at + 6 <= payload.length; at += 6) if (payload.readUInt16BE(at) === id) return true;
+  return false;
+}
