@@ -65,9 +65,9 @@ const COPIES = {
   } : {
     send: 0,
     receive: 1,
-    detail: opt["grpc-implementation"] === "iaas-h2"
-      ? "own HTTP/2 connection (grpc.implementation iaas-h2): send: the 5-byte prefix, the small ModelInferRequest fields and each large raw_input_contents entry go out as views in DATA frames cut to the server's frame size and flow-control windows (the tensor is never copied); receive: DATA frame pieces are copied once into one message buffer sized from the length prefix and placed so that raw_output_contents starts 8-byte aligned; OUTPUT0 is a Float32Array view of it"
-      : "node:http2 path (grpc.implementation http2, the default): send: the 5-byte prefix, the small ModelInferRequest fields and each large raw_input_contents entry are written as separate chunks (the tensor is never copied); receive: DATA frames are copied once into one message buffer sized from the length prefix and placed so that raw_output_contents starts 8-byte aligned; OUTPUT0 is a Float32Array view of it",
+    detail: opt["grpc-implementation"] === undefined || opt["grpc-implementation"] === "iaas-h2"
+      ? "own HTTP/2 connection (grpc.implementation iaas-h2, the default): send: the 5-byte prefix, the small ModelInferRequest fields and each large raw_input_contents entry go out as views in DATA frames cut to the server's frame size and flow-control windows (the tensor is never copied); receive: DATA frame pieces are copied once into one message buffer sized from the length prefix and placed so that raw_output_contents starts 8-byte aligned; OUTPUT0 is a Float32Array view of it"
+      : "node:http2 path (grpc.implementation http2): send: the 5-byte prefix, the small ModelInferRequest fields and each large raw_input_contents entry are written as separate chunks (the tensor is never copied); receive: DATA frames are copied once into one message buffer sized from the length prefix and placed so that raw_output_contents starts 8-byte aligned; OUTPUT0 is a Float32Array view of it",
   },
 };
 

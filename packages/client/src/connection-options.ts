@@ -55,9 +55,9 @@ export interface HttpConnectionOptions {
 
 export interface GrpcConnectionOptions {
   /**
-   * What carries unary `infer` calls: "http2" (default), the client's own gRPC over node:http2 (fewer
-   * copies and less CPU per call), "iaas-h2", the client's own HTTP/2 connection on node:net / node:tls
-   * sockets (least CPU per call; with request `compression` set, "http2" carries infer instead), or
+   * What carries unary `infer` calls: "iaas-h2" (default), the client's own HTTP/2 connection on node:net /
+   * node:tls sockets (least CPU per call; with request `compression` set, "http2" carries infer instead),
+   * "http2", the client's own gRPC over node:http2 (fewer copies and less CPU per call than grpc-js), or
    * "grpc-js". Other RPCs and streams always use grpc-js. When this is left unset, setting
    * `channelOptions` selects grpc-js, since they only mean something there.
    */

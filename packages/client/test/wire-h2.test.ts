@@ -38,12 +38,14 @@ const pairs = (list: string[]) => {
 };
 
 describe("grpc.implementation", () => {
-  test('"iaas-h2" selects the own connection, except with request compression (node:http2) or custom credentials (grpc-js)', () => {
+  test('"iaas-h2" (the default) selects the own connection, except with request compression (node:http2) or custom credentials (grpc-js)', () => {
     assert.equal(inferImplementation({ implementation: "iaas-h2" }, false), "iaas-h2");
     assert.equal(inferImplementation({ implementation: "iaas-h2" }, false, "none"), "iaas-h2");
     assert.equal(inferImplementation({ implementation: "iaas-h2" }, false, "gzip"), "http2");
     assert.equal(inferImplementation({ implementation: "iaas-h2" }, true), "grpc-js");
-    assert.equal(inferImplementation(undefined, false), "http2");
+    assert.equal(inferImplementation(undefined, false), "iaas-h2", "the default");
+    assert.equal(inferImplementation(undefined, false, "deflate"), "http2");
+    assert.equal(inferImplementation({ implementation: "http2" }, false), "http2");
     assert.equal(inferImplementation({ channelOptions: {} }, false), "grpc-js");
     assert.throws(
       () => inferImplementation({ implementation: "h3" as "http2" }, false),
