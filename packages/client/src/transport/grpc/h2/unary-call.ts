@@ -15,7 +15,8 @@ import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from "nod
 import { promisify } from "node:util";
 import zlib from "node:zlib";
 import type { H2Connection, H2Session } from "./connection.ts";
-import { MessageReader, type AlignProbe } from "./message-reader.ts";
+import type { AlignProbe } from "./message-reader.ts";
+import { SettlingCall } from "./settling-call.ts";
 import { NOT_CONNECTED, Status, headerMap, statusError, statusForHttp, statusForRstCode, statusFromHeaders, type GrpcStatusError } from "./status.ts";
 
 export type MessageEncoding = "gzip" | "deflate";
@@ -88,50 +89,18 @@ const CALL = Symbol("iaas.unaryCall");
 const OK_STATUS = { code: Status.OK, details: "", metadata: {} as IncomingHttpHeaders };
 type CallStream = ClientHttp2Stream & { [CALL]?: UnaryCall<unknown> };
 
-class UnaryCall<T> extends MessageReader {
-  readonly #resolve: (value: T) => void;
-  readonly #reject: (error: unknown) => void;
-  readonly #decode: ((bytes: Buffer, context: unknown) => T) | undefined;
-  readonly #fail: ((error: GrpcStatusError, context: unknown) => unknown) | undefined;
-  readonly #context: unknown;
+class UnaryCall<T> extends SettlingCall<T> {
   readonly session: H2Session;
   stream: ClientHttp2Stream | undefined;
-  signal: AbortSignal | undefined;
-  timer: NodeJS.Timeout | undefined;
-  settled = false;
   responseHeaders: IncomingHttpHeaders | undefined;
   status: { code: number; details: string; metadata: IncomingHttpHeaders } | undefined;
   streamError: Error | undefined;
 
   constructor(spec: UnaryCallSpec<T>, session: H2Session, resolve: (value: T) => void, reject: (error: unknown) => void) {
-    super(spec.maxMessageLength, spec.align);
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#decode = spec.decode;
-    this.#fail = spec.fail;
-    this.#context = spec.context;
+    super(spec, resolve, reject);
     this.session = session;
   }
 
-  /** Ends the call once: resolves with the decoded answer or rejects with the (mapped) error. */
-  settle(error: GrpcStatusError | undefined, value?: Buffer): void {
-    if (this.settled) return;
-    this.settled = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.signal?.removeEventListener("abort", this);
-    if (error) {
-      this.#reject(this.#fail ? this.#fail(error, this.#context) : error);
-      return;
-    }
-    if (this.#decode === undefined) return this.#resolve(value as T);
-    let result: T;
-    try {
-      result = this.#decode(value!, this.#context);
-    } catch (e) {
-      return this.#reject(e);
-    }
-    this.#resolve(result);
-  }
 
   abandon(code: number, details: string): void {
     this.settle(statusError(code, details));

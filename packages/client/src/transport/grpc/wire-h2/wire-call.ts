@@ -4,7 +4,7 @@
 // node:http2 path (h2/unary-call.ts), so H2UnaryClient drives both; failures are the same grpc-js-shaped
 // status errors. Per call: this object (reader, settlers, stream state in one) and the promise; the
 // abort listener is the object itself and the deadline callback a shared function.
-import { MessageReader } from "../h2/message-reader.ts";
+import { SettlingCall } from "../h2/settling-call.ts";
 import { Status, decodeGrpcMessage, statusError, statusForHttp, type GrpcStatusError } from "../h2/status.ts";
 import type { UnaryCallSpec } from "../h2/unary-call.ts";
 import type { WireConnection } from "./connection.ts";
@@ -35,12 +35,7 @@ function headerBlock(headers: readonly string[], shared: boolean): Buffer {
   return block;
 }
 
-export class WireCall<T> extends MessageReader {
-  readonly #resolve: (value: T) => void;
-  readonly #reject: (error: unknown) => void;
-  readonly #decode: ((bytes: Buffer, context: unknown) => T) | undefined;
-  readonly #fail: ((error: GrpcStatusError, context: unknown) => unknown) | undefined;
-  readonly #context: unknown;
+export class WireCall<T> extends SettlingCall<T> {
   session: WireSession | undefined;
   // Stream state, kept by the session.
   id = 0;
@@ -64,9 +59,6 @@ export class WireCall<T> extends MessageReader {
   #details = "";
   /** Non-pseudo response headers and trailers, kept for an error's metadata. */
   #metadata: Record<string, string | string[]> | undefined;
-  signal: AbortSignal | undefined;
-  timer: NodeJS.Timeout | undefined;
-  settled = false;
 
   constructor(
     spec: UnaryCallSpec<T>,
@@ -77,37 +69,13 @@ export class WireCall<T> extends MessageReader {
     resolve: (value: T) => void,
     reject: (error: unknown) => void,
   ) {
-    super(spec.maxMessageLength, spec.align);
-    this.#resolve = resolve;
-    this.#reject = reject;
-    this.#decode = spec.decode;
-    this.#fail = spec.fail;
-    this.#context = spec.context;
+    super(spec, resolve, reject);
     this.block = block;
     this.joined = joined;
     this.chunks = chunks;
     this.sendLeft = length;
   }
 
-  /** Ends the call once: resolves with the decoded answer or rejects with the (mapped) error. */
-  settle(error: GrpcStatusError | undefined, value?: Buffer): void {
-    if (this.settled) return;
-    this.settled = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.signal?.removeEventListener("abort", this);
-    if (error) {
-      this.#reject(this.#fail ? this.#fail(error, this.#context) : error);
-      return;
-    }
-    if (this.#decode === undefined) return this.#resolve(value as T);
-    let result: T;
-    try {
-      result = this.#decode(value!, this.#context);
-    } catch (e) {
-      return this.#reject(e);
-    }
-    this.#resolve(result);
-  }
 
   /** The connection or the server ended the stream without an answer. */
   fail(error: GrpcStatusError): void {
