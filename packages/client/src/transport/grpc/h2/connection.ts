@@ -5,6 +5,7 @@
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type OutgoingHttpHeaders } from "node:http2";
 import type { ClientTlsOptions } from "../../../connection-options.ts";
 import { pemBuffer } from "../../tls-options.ts";
+import { boundedWait } from "./bounded-wait.ts";
 
 /** Per-stream receive window (the server may send this much of an answer before we read any of it). */
 const STREAM_WINDOW = 32 * 1024 * 1024;
@@ -169,21 +170,7 @@ export class H2Connection {
   awaitEstablished(timeoutMs: number, onTimeout: () => Error, signal?: AbortSignal, onAbort?: () => Error): Promise<void> {
     const s = this.session();
     if (s.established) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      let done = false;
-      const finish = (err?: Error): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", aborted);
-        if (err) reject(err);
-        else resolve();
-      };
-      const aborted = (): void => finish(onAbort?.() ?? new Error("aborted"));
-      const timer = setTimeout(() => finish(onTimeout()), timeoutMs);
-      signal?.addEventListener("abort", aborted, { once: true });
-      void s.settled().then(() => finish());
-    });
+    return boundedWait(timeoutMs, onTimeout, signal, onAbort, (done) => void s.settled().then(done));
   }
 
   /** Graceful: calls in flight finish, new calls are refused by the transport. */

@@ -6,6 +6,7 @@ import net from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import type { ClientTlsOptions } from "../../../connection-options.ts";
 import type { H2ConnectionOptions } from "../h2/connection.ts";
+import { boundedWait } from "../h2/bounded-wait.ts";
 import { WireSession, type SessionOwner, type WireSessionOptions } from "./session.ts";
 import type { WireCall } from "./wire-call.ts";
 
@@ -89,21 +90,9 @@ export class WireConnection implements SessionOwner {
   awaitEstablished(timeoutMs: number, onTimeout: () => Error, signal?: AbortSignal, onAbort?: () => Error): Promise<void> {
     const s = this.session();
     if (s.established) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      let done = false;
-      const finish = (err?: Error): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", aborted);
-        if (err) reject(err);
-        else resolve();
-      };
-      const aborted = (): void => finish(onAbort?.() ?? new Error("aborted"));
-      const timer = setTimeout(() => finish(onTimeout()), timeoutMs);
-      signal?.addEventListener("abort", aborted, { once: true });
+    return boundedWait(timeoutMs, onTimeout, signal, onAbort, (done) => {
       const check = (): void => {
-        if (s.established || s.dead) finish();
+        if (s.established || s.dead) done();
         else this.#waiters.push(check);
       };
       check();
