@@ -2,12 +2,12 @@
 // TLS and mutual TLS, a tensor over 100 MB both ways, the server's error statuses, TLS failures worded as
 // on the grpc-js path, keepalive pings and connectTimeoutMs, and the grpc-js implementation still selectable.
 import assert from "node:assert/strict";
-import net from "node:net";
 import { after, before, describe, test } from "node:test";
 import { startServer, type RunningServer } from "@iaas/server-native";
 import { InferenceError, Tensor, createClient, type ClientOptions } from "@iaas/client";
 import { createTestPki, type TestPki } from "../packages/server-native/test/tls-fixtures.ts";
 import { startGrpcRecordingProxy } from "./recording-proxy.ts";
+import { startSilentPeer } from "./silent-peer.ts";
 
 const fp32 = (data: Float32Array) => new Tensor("INPUT0", "FP32", [data.length], data);
 
@@ -169,14 +169,8 @@ describe("connection options on the http2 path", () => {
   });
 
   test("connectTimeoutMs: a peer that never speaks HTTP/2 fails infer as unavailable; a shorter deadline or an abort wins", async () => {
-    const sockets = new Set<net.Socket>();
-    const silent = net.createServer((s) => {
-      sockets.add(s);
-      s.on("data", () => {});
-      s.on("error", () => {});
-    });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const silent = await startSilentPeer();
+    const address = silent.address;
     const client = createClient({ url: address, protocol: "grpc", retry: false, connectTimeoutMs: 300 });
     try {
       const e = await client.infer("identity_fp32", [fp32(Float32Array.of(1))]).catch((x: unknown) => x as InferenceError);
@@ -189,8 +183,7 @@ describe("connection options on the http2 path", () => {
       await assert.rejects(client.infer("identity_fp32", [fp32(Float32Array.of(1))], { signal: ac.signal }), (x: InferenceError) => x.code === "cancelled");
     } finally {
       await client.close();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => silent.close(() => r()));
+      await silent.close();
     }
   });
 });

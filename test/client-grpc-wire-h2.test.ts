@@ -3,7 +3,7 @@
 // TLS and mutual TLS (with the failures worded as on the other paths), a server killed while calls are in
 // flight, and the other RPCs still working on the same client.
 import assert from "node:assert/strict";
-import net from "node:net";
+import type net from "node:net";
 import tls from "node:tls";
 import { spawn } from "node:child_process";
 import { dirname } from "node:path";
@@ -13,6 +13,7 @@ import { startServer, type RunningServer } from "@iaas/server-native";
 import { InferenceError, Tensor, createClient, type ClientOptions, type InferenceClient } from "@iaas/client";
 import { createTestPki, type TestPki } from "../packages/server-native/test/tls-fixtures.ts";
 import { startGrpcRecordingProxy } from "./recording-proxy.ts";
+import { startSilentPeer } from "./silent-peer.ts";
 
 const WIRE = { implementation: "iaas-h2" } as const;
 const fp32 = (data: Float32Array) => new Tensor("INPUT0", "FP32", [data.length], data);
@@ -140,14 +141,8 @@ describe("iaas-h2 headers, metadata and connection options", () => {
   });
 
   test("connectTimeoutMs: a peer that never speaks HTTP/2 fails infer as unavailable within the bound", async () => {
-    const sockets = new Set<net.Socket>();
-    const silent = net.createServer((s) => {
-      sockets.add(s);
-      s.on("data", () => {});
-      s.on("error", () => {});
-    });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    const address = `127.0.0.1:${(silent.address() as net.AddressInfo).port}`;
+    const silent = await startSilentPeer();
+    const address = silent.address;
     const client = wireClient({ url: address, connectTimeoutMs: 300 });
     try {
       const e = await failureOf(client.infer("identity_fp32", [fp32(Float32Array.of(1))]));
@@ -155,8 +150,7 @@ describe("iaas-h2 headers, metadata and connection options", () => {
       assert.match(e.message, /within 300 ms \(connectTimeoutMs\)/);
     } finally {
       await client.close();
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => silent.close(() => r()));
+      await silent.close();
     }
   });
 });
