@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
     rows: { type: "string", default: "1" },
     "instance-rows": { type: "string", default: "64" },
     "instances-only": { type: "boolean", default: false },
+    // Node/V8 flags for the server process, e.g. --server-node-arg=--max-semi-space-size=4 (repeatable).
+    "server-node-arg": { type: "string", multiple: true, default: [] },
   },
 });
 const seconds = Number(args.duration);
@@ -157,7 +159,7 @@ function instanceCpuSeconds(pid, model) {
     return null;
   }
 }
-const server = await startNode([join(benchDir, "peers", "scheduling-server.mjs"), repo]);
+const server = await startNode([join(benchDir, "peers", "scheduling-server.mjs"), repo], { execArgv: args["server-node-arg"] });
 const best = new Map();
 const load = [];
 /** Per round: every variant's requests/s, for ratios within one round (machine drift cancels better). */
@@ -229,7 +231,7 @@ const result = {
   benchmark: "scheduling",
   date: new Date().toISOString(),
   machine: { ...machine(), loadAverage1mDuringRuns: { min: round(Math.min(...load)), max: round(Math.max(...load)) } },
-  settings: { model: `dense_mlp 256-1024-1024-16, FP32 [${rows},256] per request`, protocol: "HTTP binary", concurrency, seconds, rounds, rows, instanceRows, instancesOnly, delaysUs: instancesOnly ? [] : delays, preferred },
+  settings: { model: `dense_mlp 256-1024-1024-16, FP32 [${rows},256] per request`, protocol: "HTTP binary", concurrency, seconds, rounds, rows, instanceRows, instancesOnly, delaysUs: instancesOnly ? [] : delays, preferred, serverNodeArgs: args["server-node-arg"] },
   rows: table,
   // Headline: median over rounds of the ratio within each round; bestOfRounds divides best rates, which
   // favours whichever variant happened to run in a quiet moment.
