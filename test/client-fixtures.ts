@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { startServer, type RunningServer, type StartServerOptions } from "@iaas/server-native";
 import { InferenceError, createClient, type ClientOptions, type InferenceClient } from "@iaas/client";
+import { createTestPki, type TestPki } from "../packages/server-native/test/tls-fixtures.ts";
 
 /** The reference server (free ports, default repository unless `options` say otherwise), started in `before` and closed in `after`. */
 export function referenceServerForFile(options: StartServerOptions = {}): { readonly srv: RunningServer } {
@@ -16,6 +17,40 @@ export function referenceServerForFile(options: StartServerOptions = {}): { read
     get srv() {
       if (!srv) throw new Error("referenceServerForFile: server not started yet (use it inside tests)");
       return srv;
+    },
+  };
+}
+
+/**
+ * A throw-away test PKI and two reference servers for the enclosing describe: `tls` (server certificate
+ * only) and `mtls` (client certificates signed by the test CA required), started in `before`.
+ */
+export function tlsServersForSuite(): { readonly pki: TestPki; readonly tls: RunningServer; readonly mtls: RunningServer } {
+  let state: { pki: TestPki; tls: RunningServer; mtls: RunningServer } | undefined;
+  before(async () => {
+    const pki = createTestPki();
+    const tls = await startServer({ httpPort: 0, grpcPort: 0, tls: { cert: pki.serverCert, key: pki.serverKey } });
+    const mtls = await startServer({ httpPort: 0, grpcPort: 0, tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca } });
+    state = { pki, tls, mtls };
+  });
+  after(async () => {
+    await state?.tls.close();
+    await state?.mtls.close();
+    state?.pki.remove();
+  });
+  const get = () => {
+    if (!state) throw new Error("tlsServersForSuite: servers not started yet (use them inside tests)");
+    return state;
+  };
+  return {
+    get pki() {
+      return get().pki;
+    },
+    get tls() {
+      return get().tls;
+    },
+    get mtls() {
+      return get().mtls;
     },
   };
 }

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { startServer, type RunningServer } from "@iaas/server-native";
 import { InferenceError, Tensor, createClient, type ClientOptions } from "@iaas/client";
-import { createTestPki, type TestPki } from "../packages/server-native/test/tls-fixtures.ts";
+import { tlsServersForSuite } from "./client-fixtures.ts";
 import { startGrpcRecordingProxy } from "./recording-proxy.ts";
 import { startSilentPeer } from "./silent-peer.ts";
 
@@ -106,38 +106,26 @@ describe("plaintext reference server", () => {
 });
 
 describe("TLS reference servers", () => {
-  let pki: TestPki;
-  let tlsSrv: RunningServer;
-  let mtlsSrv: RunningServer;
-  before(async () => {
-    pki = createTestPki();
-    tlsSrv = await startServer({ httpPort: 0, grpcPort: 0, tls: { cert: pki.serverCert, key: pki.serverKey } });
-    mtlsSrv = await startServer({ httpPort: 0, grpcPort: 0, tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca } });
-  });
-  after(async () => {
-    await tlsSrv.close();
-    await mtlsSrv.close();
-    pki.remove();
-  });
+  const tlsSuite = tlsServersForSuite();
 
   test("TLS and mutual TLS round-trip (tls.ca, servername, client certificate)", async () => {
     const data = Float32Array.of(1.25, -3, 8);
-    assert.deepEqual(Array.from(await identity({ url: tlsSrv.grpcUrl, tls: { ca: pki.ca } }, data)), [1.25, -3, 8]);
-    assert.deepEqual(Array.from(await identity({ url: tlsSrv.grpcUrl, tls: { ca: pki.ca, servername: "localhost" } }, data)), [1.25, -3, 8]);
-    const tls = { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey };
-    assert.deepEqual(Array.from(await identity({ url: mtlsSrv.grpcUrl, tls }, data)), [1.25, -3, 8]);
+    assert.deepEqual(Array.from(await identity({ url: tlsSuite.tls.grpcUrl, tls: { ca: tlsSuite.pki.ca } }, data)), [1.25, -3, 8]);
+    assert.deepEqual(Array.from(await identity({ url: tlsSuite.tls.grpcUrl, tls: { ca: tlsSuite.pki.ca, servername: "localhost" } }, data)), [1.25, -3, 8]);
+    const tls = { ca: tlsSuite.pki.ca, cert: tlsSuite.pki.clientCert, key: tlsSuite.pki.clientKey };
+    assert.deepEqual(Array.from(await identity({ url: tlsSuite.mtls.grpcUrl, tls }, data)), [1.25, -3, 8]);
   });
 
   test("TLS failures of infer are unavailable errors naming the address and the fix", async () => {
-    const untrusted = await inferFailure({ url: tlsSrv.grpcUrl, tls: { ca: pki.otherCa } });
+    const untrusted = await inferFailure({ url: tlsSuite.tls.grpcUrl, tls: { ca: tlsSuite.pki.otherCa } });
     assert.equal(untrusted.code, "unavailable");
     assert.match(untrusted.message, /certificate is not trusted/);
     assert.match(untrusted.message, /set tls\.ca/);
-    assert.ok(untrusted.message.includes(tlsSrv.grpcUrl), untrusted.message);
-    const plaintext = await inferFailure({ url: `grpc://${tlsSrv.grpcUrl.replace("grpcs://", "")}` });
+    assert.ok(untrusted.message.includes(tlsSuite.tls.grpcUrl), untrusted.message);
+    const plaintext = await inferFailure({ url: `grpc://${tlsSuite.tls.grpcUrl.replace("grpcs://", "")}` });
     assert.equal(plaintext.code, "unavailable");
     assert.match(plaintext.message, /grpcs:\/\//);
-    const noCert = await inferFailure({ url: mtlsSrv.grpcUrl, tls: { ca: pki.ca } });
+    const noCert = await inferFailure({ url: tlsSuite.mtls.grpcUrl, tls: { ca: tlsSuite.pki.ca } });
     assert.equal(noCert.code, "unavailable");
     assert.match(noCert.message, /tls\.cert and tls\.key/);
   });

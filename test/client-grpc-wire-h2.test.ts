@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { startServer, type RunningServer } from "@iaas/server-native";
 import { InferenceError, Tensor, createClient, type ClientOptions, type InferenceClient } from "@iaas/client";
-import { createTestPki, type TestPki } from "../packages/server-native/test/tls-fixtures.ts";
+import { tlsServersForSuite } from "./client-fixtures.ts";
 import { startGrpcRecordingProxy } from "./recording-proxy.ts";
 import { startSilentPeer } from "./silent-peer.ts";
 
@@ -156,19 +156,7 @@ describe("iaas-h2 headers, metadata and connection options", () => {
 });
 
 describe("iaas-h2 with TLS", () => {
-  let pki: TestPki;
-  let tlsSrv: RunningServer;
-  let mtlsSrv: RunningServer;
-  before(async () => {
-    pki = createTestPki();
-    tlsSrv = await startServer({ httpPort: 0, grpcPort: 0, tls: { cert: pki.serverCert, key: pki.serverKey } });
-    mtlsSrv = await startServer({ httpPort: 0, grpcPort: 0, tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca } });
-  });
-  after(async () => {
-    await tlsSrv.close();
-    await mtlsSrv.close();
-    pki.remove();
-  });
+  const tlsSuite = tlsServersForSuite();
 
   async function identity(options: ClientOptions): Promise<number[]> {
     const c = wireClient(options);
@@ -180,23 +168,23 @@ describe("iaas-h2 with TLS", () => {
   }
 
   test("TLS (ALPN h2, tls.ca, servername) and mutual TLS round-trip", async () => {
-    assert.deepEqual(await identity({ url: tlsSrv.grpcUrl, tls: { ca: pki.ca } }), [1.25, -3]);
-    assert.deepEqual(await identity({ url: tlsSrv.grpcUrl, tls: { ca: pki.ca, servername: "localhost" } }), [1.25, -3]);
-    assert.deepEqual(await identity({ url: mtlsSrv.grpcUrl, tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } }), [1.25, -3]);
+    assert.deepEqual(await identity({ url: tlsSuite.tls.grpcUrl, tls: { ca: tlsSuite.pki.ca } }), [1.25, -3]);
+    assert.deepEqual(await identity({ url: tlsSuite.tls.grpcUrl, tls: { ca: tlsSuite.pki.ca, servername: "localhost" } }), [1.25, -3]);
+    assert.deepEqual(await identity({ url: tlsSuite.mtls.grpcUrl, tls: { ca: tlsSuite.pki.ca, cert: tlsSuite.pki.clientCert, key: tlsSuite.pki.clientKey } }), [1.25, -3]);
   });
 
   test("TLS failures are unavailable errors naming the address and the fix", async () => {
-    const untrusted = wireClient({ url: tlsSrv.grpcUrl, tls: { ca: pki.otherCa } });
+    const untrusted = wireClient({ url: tlsSuite.tls.grpcUrl, tls: { ca: tlsSuite.pki.otherCa } });
     try {
       const e = await failureOf(untrusted.infer("identity_fp32", [fp32(Float32Array.of(1))]));
       assert.equal(e.code, "unavailable");
       assert.match(e.message, /certificate is not trusted/);
-      assert.ok(e.message.includes(tlsSrv.grpcUrl), e.message);
+      assert.ok(e.message.includes(tlsSuite.tls.grpcUrl), e.message);
     } finally {
       await untrusted.close();
     }
     // The HTTP port speaks TLS but not HTTP/2: the ALPN exchange refuses h2 (a server alert, or our check).
-    const http1 = wireClient({ url: `grpcs://${new URL(tlsSrv.httpUrl).host}`, tls: { ca: pki.ca } });
+    const http1 = wireClient({ url: `grpcs://${new URL(tlsSuite.tls.httpUrl).host}`, tls: { ca: tlsSuite.pki.ca } });
     try {
       const e = await failureOf(http1.infer("identity_fp32", [fp32(Float32Array.of(1))]));
       assert.equal(e.code, "unavailable");
@@ -205,9 +193,9 @@ describe("iaas-h2 with TLS", () => {
       await http1.close();
     }
     // A TLS server that names no application protocol at all: the client's own ALPN check refuses it.
-    const bare = tls.createServer({ cert: pki.serverCert, key: pki.serverKey }, (s) => s.on("error", () => {}));
+    const bare = tls.createServer({ cert: tlsSuite.pki.serverCert, key: tlsSuite.pki.serverKey }, (s) => s.on("error", () => {}));
     await new Promise<void>((r) => bare.listen(0, "127.0.0.1", r));
-    const noAlpn = wireClient({ url: `grpcs://127.0.0.1:${(bare.address() as net.AddressInfo).port}`, tls: { ca: pki.ca } });
+    const noAlpn = wireClient({ url: `grpcs://127.0.0.1:${(bare.address() as net.AddressInfo).port}`, tls: { ca: tlsSuite.pki.ca } });
     try {
       const e = await failureOf(noAlpn.infer("identity_fp32", [fp32(Float32Array.of(1))]));
       assert.equal(e.code, "unavailable");
@@ -216,7 +204,7 @@ describe("iaas-h2 with TLS", () => {
       await noAlpn.close();
       await new Promise<void>((r) => bare.close(() => r()));
     }
-    const plaintext = wireClient({ url: `grpc://${tlsSrv.grpcUrl.replace("grpcs://", "")}` });
+    const plaintext = wireClient({ url: `grpc://${tlsSuite.tls.grpcUrl.replace("grpcs://", "")}` });
     try {
       const e = await failureOf(plaintext.infer("identity_fp32", [fp32(Float32Array.of(1))]));
       assert.equal(e.code, "unavailable");
