@@ -1,7 +1,6 @@
 // The Prometheus metrics endpoint (GET /metrics on its own port, as Triton's --metrics-port): per-model
 // inference counters from the statistics, CPU and (when present) GPU metrics, rendered at scrape time.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { InferenceServer } from "../core/inference-server.ts";
 import type { LogFn } from "../core/log-settings.ts";
 import type { NativeAddon } from "../native/types.ts";
@@ -9,6 +8,7 @@ import { CpuSampler } from "./cpu-metrics.ts";
 import { GpuSampler } from "./gpu-metrics.ts";
 import { inferenceFamilies } from "./inference-metrics.ts";
 import { CONTENT_TYPE, renderFamilies } from "./prometheus-text.ts";
+import { listen } from "../core/listen.ts";
 
 export const DEFAULT_METRICS_PORT = 8002;
 
@@ -69,14 +69,7 @@ export async function startMetricsServer(server: InferenceServer, options: Metri
     );
   };
   const http = createServer(handle);
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(options.port, options.host, () => {
-      http.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (http.address() as AddressInfo).port;
+  const port = await listen(http, options.port, options.host);
   log(`metrics endpoint listening on ${options.host}:${port}/metrics`);
   return {
     port,

@@ -3,7 +3,6 @@
 // throw out of the handler.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { stringifyJson } from "@iaas/client/protocol";
 import { ServerError, invalidArg, toServerError } from "../../core/errors.ts";
 import type { InferenceServer } from "../../core/inference-server.ts";
@@ -21,6 +20,7 @@ import { createSendBatch } from "./batched-sends.ts";
 import { HEADER_LENGTH, checkJsonOutputs, decodeInferRequest, encodeInferResponse, type HttpInferRequest } from "./infer-codec.ts";
 import { systemSharedMemoryRoute } from "./shared-memory-routes.ts";
 import { trackConnections } from "./graceful-close.ts";
+import { listen } from "../../core/listen.ts";
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
@@ -230,14 +230,7 @@ export async function startHttpFrontend(server: InferenceServer, options: HttpFr
   http.keepAliveTimeout = 65_000;
   const connections = trackConnections(http, options.tls !== undefined);
 
-  await new Promise<void>((resolve, reject) => {
-    http.once("error", reject);
-    http.listen(options.port, options.host, () => {
-      http.off("error", reject);
-      resolve();
-    });
-  });
-  const port = (http.address() as AddressInfo).port;
+  const port = await listen(http, options.port, options.host);
   log(`HTTP front end listening on ${options.host}:${port}`);
 
   return {
