@@ -3,40 +3,15 @@
 // (from bench) must be the parent of the SERVER span (from serve): same trace id, parentSpanId = client span id.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { iaas, startServe } from "./support/cli-process.ts";
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-}
-
-async function receiver(): Promise<{ url: string; spans: OtlpSpan[]; close(): Promise<void> }> {
-  const spans: OtlpSpan[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, spans, close: () => new Promise((r) => server.close(() => r())) };
-}
+import { otlpCollector } from "./support/otlp-collector.ts";
 
 const serve = (args: string[]) => startServe(["--metrics-port", "0", ...args]);
 
 const SHORT = ["--warmup-ms", "0", "--measurement-interval", "250", "--max-trials", "3", "-c", "2", "-m", "simple"];
 
 test("bench and serve export one trace per sampled request: client span is the server span's parent (HTTP and gRPC)", { timeout: 90_000 }, async () => {
-  const otlp = await receiver();
+  const otlp = await otlpCollector();
   const srv = await serve(["--otlp-endpoint", otlp.url, "--trace-rate", "1"]);
   try {
     for (const [protocol, url] of [["http", srv.httpUrl], ["grpc", srv.grpcUrl]] as const) {
@@ -49,8 +24,8 @@ test("bench and serve export one trace per sampled request: client span is the s
     await srv.stop();
     await otlp.close();
   }
-  const clients = new Map(otlp.spans.filter((s) => s.kind === 3 && s.name === "KServe ModelInfer").map((s) => [s.spanId, s]));
-  const servers = otlp.spans.filter((s) => s.kind === 2);
+  const clients = new Map(otlp.spans.map((r) => r.span).filter((s) => s.kind === 3 && s.name === "KServe ModelInfer").map((s) => [s.spanId, s]));
+  const servers = otlp.spans.map((r) => r.span).filter((s) => s.kind === 2);
   assert.ok(clients.size >= 20, `client spans exported: ${clients.size}`);
   assert.ok(servers.length >= 20, `server spans exported: ${servers.length}`);
   let joined = 0;

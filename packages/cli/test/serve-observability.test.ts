@@ -4,51 +4,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { spawn } from "node:child_process";
-import { createServer, type Server } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { SpanKind } from "@opentelemetry/api";
 import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { createClient, Tensor } from "@iaas/client";
 import { BIN, startServe as serve } from "./support/cli-process.ts";
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes?: { key: string; value: Record<string, unknown> }[];
-}
-interface Received {
-  service: string | undefined;
-  scope: string;
-  span: OtlpSpan;
-}
-
-/** An OTLP/HTTP collector stand-in: accepts JSON ExportTraceServiceRequest bodies at POST /v1/traces. */
-async function otlpCollector(): Promise<{ url: string; spans: Received[]; contentTypes: string[]; close(): Promise<void> }> {
-  const spans: Received[] = [];
-  const contentTypes: string[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      if (req.method !== "POST" || req.url !== "/v1/traces") return void res.writeHead(404).end();
-      contentTypes.push(String(req.headers["content-type"]));
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as {
-        resourceSpans: { resource?: { attributes?: { key: string; value: { stringValue?: string } }[] }; scopeSpans: { scope?: { name: string }; spans: OtlpSpan[] }[] }[];
-      };
-      for (const rs of body.resourceSpans) {
-        const service = rs.resource?.attributes?.find((a) => a.key === "service.name")?.value.stringValue;
-        for (const ss of rs.scopeSpans) for (const span of ss.spans) spans.push({ service, scope: ss.scope?.name ?? "", span });
-      }
-      res.writeHead(200, { "content-type": "application/json" }).end("{}");
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}`, spans, contentTypes, close: () => new Promise((r) => server.close(() => r())) };
-}
+import { otlpCollector } from "./support/otlp-collector.ts";
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
