@@ -36,18 +36,50 @@ export function readBody(req: IncomingMessage, limit: number, pool?: BodyPool): 
  * The body's chunks joined: into a buffer of `pool` when given and the body is large enough to pool (the
  * caller gives it back with pool.give once nothing reads the body any more), else a new one. A single
  * chunk is copied into the pool too: Node's chunk buffer would otherwise live as long as the request, which
- * is what makes V8 promote bodies (body-pool.ts); the copy of a few dozen KiB costs microseconds.
+ * is what makes V8 promote bodies (body-pool.ts); the copy of a few dozen KiB costs microseconds. Chunks
+ * copied into the result are freed at once (releaseChunk); a single chunk that is the result is kept.
  */
 function join(chunks: Buffer[], size: number, pool: BodyPool | undefined): Buffer {
-  if (pool === undefined || size < MIN_POOLED_BODY_BYTES || size > MAX_POOLED_BODY_BYTES)
-    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+  if (pool === undefined || size < MIN_POOLED_BODY_BYTES || size > MAX_POOLED_BODY_BYTES) {
+    if (chunks.length === 1) return chunks[0]!;
+    const joined = Buffer.concat(chunks, size);
+    for (const c of chunks) releaseChunk(c);
+    return joined;
+  }
   const out = pool.take(size);
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);
     at += c.byteLength;
+    releaseChunk(c);
   }
   return out;
+}
+
+/**
+ * Frees a body chunk's memory now instead of at the next garbage collection: node:http copies every body
+ * chunk into an ArrayBuffer of its own (about 64 KiB per read), and once copied into the pooled body
+ * nothing reads it. Left to V8, these buffers pile up as external memory between scavenges and push V8
+ * into extra collections (bench/README.md, scheduling section). Detaching (transfer(0)) drops the backing
+ * store at once. The parser's copies are whole ArrayBuffers of their own; a chunk that is only part of an
+ * ArrayBuffer (a slice of Node's shared Buffer pool, or of anything else) is left alone.
+ */
+export function releaseChunk(c: Buffer): void {
+  const ab = c.buffer;
+  if (c.byteOffset !== 0 || ab.byteLength !== c.byteLength || !(ab instanceof ArrayBuffer)) return;
+  const own = ab as unknown as DetachableArrayBuffer;
+  if (own.detached) return;
+  try {
+    own.transfer(0);
+  } catch {
+    // A buffer its creator made non-detachable: it is only kept until the next collection, as before.
+  }
+}
+
+/** The ES2024 ArrayBuffer members used here (Node >= 22 has them; the project's TypeScript lib predates them). */
+interface DetachableArrayBuffer {
+  readonly detached: boolean;
+  transfer(newLength?: number): ArrayBuffer;
 }
 
 function collectBody(req: IncomingMessage, limit: number, pool: BodyPool | undefined): Promise<Buffer> {
