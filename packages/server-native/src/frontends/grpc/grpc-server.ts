@@ -14,6 +14,7 @@ import { authInterceptor } from "./auth-interceptor.ts";
 import { inferRequestDeserializer, inferResponseSerializer } from "./infer-wire.ts";
 import { contentsToRaw, type GrpcContents } from "./contents.ts";
 import { modelStreamInfer } from "./stream-infer.ts";
+import { widenConnectionWindowAfterBind, widenSettingsBeforeBind } from "./http2-windows.ts";
 import { extensionRpcs, gateRpcs } from "./extension-rpcs.ts";
 import { parametersToGrpc } from "./response-parameters.ts";
 import { canSendTyped, rawToContents } from "./typed-outputs.ts";
@@ -265,11 +266,14 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
     }),
   });
 
+  const widened = widenSettingsBeforeBind(grpcServer);
   const port = await new Promise<number>((resolve, reject) => {
     grpcServer.bindAsync(`${options.host}:${options.port}`, grpcServerCredentials(options.tls), (err, boundPort) =>
       err ? reject(err) : resolve(boundPort),
     );
   });
+  if (!(widened && widenConnectionWindowAfterBind(grpcServer)))
+    log("gRPC front end: this grpc-js hides its HTTP/2 settings; large tensors cross with 64 KiB windows and 16 KiB frames", "warning");
   log(`gRPC front end listening on ${options.host}:${port}`);
 
   return {
