@@ -38,7 +38,7 @@ import { optionalRegion, outputRegion, registerRequest } from "./shared-memory-a
 import { Tensor } from "./tensor.ts";
 import { createGrpcTransport } from "./transport/grpc/transport.ts";
 import { createHttpTransport } from "./transport/http/transport.ts";
-import type { InferResponse, OutputRequest, Transport } from "./transport/transport.ts";
+import type { InferEnd, InferRequest, InferResponse, OutputRequest, Transport } from "./transport/transport.ts";
 import { httpBaseUrl, resolveWire } from "./transport/wire-options.ts";
 import { assembleTransport, endpointUrls, grpcReconnectOptions } from "./transport/stack.ts";
 
@@ -51,6 +51,8 @@ export function protocolOf(url: string): Protocol {
 }
 
 const toInferResult = (response: InferResponse): InferResult => new InferResultImpl(response);
+/** client.infer's InferEnd: the answer as an InferResult, failures as the layers below made them. */
+const AS_RESULT: InferEnd<InferResult> = { done: toInferResult, failed: (error) => error };
 
 class Client implements InferenceClient {
   readonly protocol: Protocol;
@@ -170,17 +172,20 @@ class Client implements InferenceClient {
 
   // Not async (unlike the other methods): a suspended frame per call in flight costs memory and a promise
   // turn on the hot path. Argument errors still reject instead of throwing.
+  // Where the transport stack offers inferWith, the InferResult is made where the answer settles (one
+  // promise per call in all, transport.ts InferEnd) instead of in a `.then` here.
   infer(model: string, inputs: Tensor[], options?: InferOptions): Promise<InferResult> {
-    let pending: Promise<InferResponse>;
     try {
-      pending = this.#startInfer(model, inputs, options);
+      if (this.#transport.inferWith !== undefined) return this.#startInfer(model, inputs, options, AS_RESULT);
+      return this.#startInfer(model, inputs, options, undefined).then(toInferResult);
     } catch (e) {
       return Promise.reject(e);
     }
-    return pending.then(toInferResult);
   }
 
-  #startInfer(model: string, inputs: Tensor[], options: InferOptions | undefined): Promise<InferResponse> {
+  #startInfer(model: string, inputs: Tensor[], options: InferOptions | undefined, end: InferEnd<InferResult>): Promise<InferResult>;
+  #startInfer(model: string, inputs: Tensor[], options: InferOptions | undefined, end: undefined): Promise<InferResponse>;
+  #startInfer(model: string, inputs: Tensor[], options: InferOptions | undefined, end: InferEnd<InferResult> | undefined): Promise<InferResponse | InferResult> {
     const call = this.#call("infer", options);
     this.#model("infer", model);
     if (!Array.isArray(inputs)) throw new InferenceError("invalid_argument", "infer: inputs must be an array of Tensor");
@@ -196,7 +201,7 @@ class Client implements InferenceClient {
           : { name: o.name, binary: o.binary ?? binaryOutputs, parameters: outputParameters(o), sharedMemory: outputRegion(o) },
       );
     }
-    return this.#transport.infer(
+    return this.#sendInfer(
       {
         model,
         version: options?.version,
@@ -208,7 +213,12 @@ class Client implements InferenceClient {
         binaryOutputs,
       },
       call,
+      end,
     );
+  }
+
+  #sendInfer(req: InferRequest, call: CallOptions, end: InferEnd<InferResult> | undefined): Promise<InferResponse | InferResult> {
+    return end === undefined ? this.#transport.infer(req, call) : this.#transport.inferWith!(req, call, end);
   }
 
   async registerSystemSharedMemory(name: string, key: string, byteSize: number, options?: RegisterSystemSharedMemoryOptions): Promise<void> {

@@ -18,7 +18,8 @@ import {
 import type { CallOptions } from "./api.ts";
 import { InferenceError } from "./errors.ts";
 import { forwardAll } from "./transport/forwarding.ts";
-import type { ModelRef, Transport } from "./transport/transport.ts";
+import type { ModelRef, StreamChannel, StreamHandlers, Transport } from "./transport/transport.ts";
+import { openTracedStream } from "./streaming/stream-tracing.ts";
 
 export const TRACER_NAME = "@iaas/client";
 
@@ -181,6 +182,15 @@ export function withTracing(inner: Transport): Transport {
       const t = activeTracer();
       return t ? run(t, "ModelInfer", req, call, (c) => inner.infer(req, c)) : inner.infer(req, call);
     },
+    // gRPC streams: one span per stream, from open to close (streaming/stream-tracing.ts).
+    ...(inner.openStream && {
+      openStream(call: CallOptions, handlers: StreamHandlers): StreamChannel {
+        const t = activeTracer();
+        return t
+          ? openTracedStream(t, base, (span, e) => endSpan(span, e, grpc), (c, h) => inner.openStream!(c, h), call, handlers)
+          : inner.openStream!(call, handlers);
+      },
+    }),
     close: () => inner.close(),
   };
 }

@@ -13,7 +13,9 @@ import { forwardAll } from "./forwarding.ts";
 import { mergeStatistics } from "./merge-statistics.ts";
 import { sequenceKey } from "./sequence-key.ts";
 import { withAttempts } from "./attempts.ts";
-import type { Transport } from "./transport.ts";
+import { openBalancedStream } from "./balanced-stream.ts";
+import type { InferEnd, InferRequest, InferResponse, StreamChannel, StreamHandlers, Transport } from "./transport.ts";
+import { endWith } from "./infer-end.ts";
 
 export interface BalancedEndpoint {
   /** Carries the calls (possibly wrapped, e.g. traced). */
@@ -83,12 +85,59 @@ class Endpoint {
       return result;
     };
     this.failed = (e) => {
-      this.outstanding--;
-      const error = InferenceError.from(e);
-      const failure = connectionFailure(error);
-      if (failure) eject(this, failure, error.message);
-      throw error;
+      throw this.settleFailure(e);
     };
+    this.#eject = eject;
+  }
+
+  readonly #eject: (ep: Endpoint, failure: ConnectionFailure, message: string) => void;
+  /** The InferEnd of calls on this endpoint by the InferEnd of the layer above (endFor). */
+  readonly #ends = new Map<InferEnd<unknown>, EndpointEnd<unknown>>();
+  /** The last one endFor gave (one client: always the same). */
+  #lastEnd: EndpointEnd<unknown> | undefined = undefined;
+
+  /** Ends a failed attempt (as `failed`) and returns its InferenceError instead of throwing it. */
+  settleFailure(e: unknown): InferenceError {
+    this.outstanding--;
+    const error = InferenceError.from(e);
+    const failure = connectionFailure(error);
+    if (failure) this.#eject(this, failure, error.message);
+    return error;
+  }
+
+  /** `end` with this endpoint's accounting in front: one per layer-above InferEnd, made once. */
+  endFor<T>(end: InferEnd<T>): InferEnd<T> {
+    const last = this.#lastEnd;
+    if (last !== undefined && last.next === end) return last as EndpointEnd<T>;
+    let mine = this.#ends.get(end) as EndpointEnd<T> | undefined;
+    if (mine === undefined) {
+      mine = new EndpointEnd(this, end);
+      // The layer above passes one InferEnd per client; a caller making one per call gets no sharing.
+      if (this.#ends.size >= 16) this.#ends.clear();
+      this.#ends.set(end, mine as EndpointEnd<unknown>);
+    }
+    this.#lastEnd = mine as EndpointEnd<unknown>;
+    return mine;
+  }
+}
+
+/** An attempt's end on one endpoint, as `answered` / `failed` do it, then the layer above's end. */
+class EndpointEnd<T> implements InferEnd<T> {
+  readonly #ep: Endpoint;
+  readonly next: InferEnd<T>;
+
+  constructor(ep: Endpoint, next: InferEnd<T>) {
+    this.#ep = ep;
+    this.next = next;
+  }
+
+  done(response: InferResponse): T {
+    this.#ep.answered(undefined);
+    return this.next.done(response);
+  }
+
+  failed(error: unknown): unknown {
+    return this.next.failed(this.#ep.settleFailure(error));
   }
 }
 
@@ -185,6 +234,26 @@ class Balancer {
     return pending.then(ep.answered as (result: T) => T, ep.failed);
   }
 
+  /**
+   * infer ended by `end` (transport.ts, InferEnd): on one endpoint (the only one, or the one a sequence
+   * maps to) the endpoint's accounting is applied where the answer settles, no promise of its own; with
+   * fail-over between endpoints it runs as `one` and maps the result once.
+   */
+  inferWith<T>(req: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T> {
+    const sequence = sequenceKey(req.parameters);
+    if (this.#endpoints.length > 1 && sequence === undefined)
+      return endWith(this.#failover(call, (t, c) => t.infer(req, c)), end);
+    const ep = sequence === undefined ? this.#endpoints[0]! : this.#pinnedEndpoint(sequence);
+    ep.outstanding++;
+    ep.requests++;
+    const mine = ep.endFor(end);
+    try {
+      return ep.transport.inferWith!(req, call, mine);
+    } catch (e) {
+      return Promise.reject(mine.failed(e));
+    }
+  }
+
   /** Runs the call on every endpoint; rejects naming each endpoint that failed. */
   async all<T>(what: string, call: CallOptions, attempt: Attempt<T>): Promise<T[]> {
     if (this.#endpoints.length === 1) return [await this.#on(this.#endpoints[0]!, call, attempt)];
@@ -253,10 +322,28 @@ class Balancer {
    * that server, so the request neither fails over nor follows the balancing policy.
    */
   pinned<T>(key: string, call: CallOptions, attempt: Attempt<T>): Promise<T> {
+    return this.#on(this.#pinnedEndpoint(key), call, attempt);
+  }
+
+  #pinnedEndpoint(key: string): Endpoint {
     // FNV-1a: a stable spread of ids over the endpoints, the same for every client with this URL list.
     let h = 0x811c9dc5;
     for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-    return this.#on(this.#endpoints[(h >>> 0) % this.#endpoints.length]!, call, attempt);
+    return this.#endpoints[(h >>> 0) % this.#endpoints.length]!;
+  }
+
+  /** Opens a stream on one endpoint by the policy, outstanding there while open (balanced-stream.ts). */
+  stream(call: CallOptions, handlers: StreamHandlers): StreamChannel {
+    return openBalancedStream<Endpoint>(
+      {
+        size: this.#endpoints.length,
+        pick: (skip) => this.#pick(skip),
+        eject: (ep, failure, message) => this.#eject(ep, failure, message),
+        closed: () => this.#closed,
+      },
+      call,
+      handlers,
+    );
   }
 
   /** Picks an endpoint for a method this layer does not know (forwarded as it is, no fail-over). */
@@ -332,6 +419,11 @@ export function createBalancedTransport(endpoints: readonly BalancedEndpoint[], 
       const sequence = sequenceKey(req.parameters);
       return sequence === undefined ? b.one(call, (t, c) => t.infer(req, c)) : b.pinned(sequence, call, (t, c) => t.infer(req, c));
     },
+    // Only when every endpoint's transport offers it (transport.ts, InferEnd).
+    ...(endpoints.every((e) => e.transport.inferWith !== undefined) && {
+      inferWith: <T>(req: InferRequest, call: CallOptions, end: InferEnd<T>) => b.inferWith(req, call, end),
+    }),
+    ...(first.transport.openStream && { openStream: (call: CallOptions, handlers: StreamHandlers) => b.stream(call, handlers) }),
     endpoints: () => b.status(),
     close: () => b.close(),
   };

@@ -24,19 +24,32 @@ export function deadlineError(what: string, timeoutMs: number): InferenceError {
 
 const noScope: CallScope = { signal: undefined, fail: (e) => InferenceError.from(e), dispose() {} };
 
+/** The scope of every call with neither a signal nor a timeout (one shared object; callers may test for it). */
+export const NO_CALL_SCOPE: CallScope = noScope;
+
+/** The scope of a call with a signal and no timeout: one small object, no closures (a load generator's calls all have one). */
+class SignalScope implements CallScope {
+  readonly signal: AbortSignal;
+  readonly #what: string;
+
+  constructor(signal: AbortSignal, what: string) {
+    this.signal = signal;
+    this.#what = what;
+  }
+
+  fail(e: unknown): InferenceError {
+    return this.signal.aborted ? cancelledError(this.#what, this.signal.reason) : InferenceError.from(e);
+  }
+
+  dispose(): void {}
+}
+
 /** Throws a "cancelled" InferenceError at once when the caller's signal is already aborted. */
 export function openCallScope(options: CallOptions, what: string): CallScope {
   const user = options.signal;
   const timeoutMs = options.timeoutMs;
   if (user?.aborted) throw cancelledError(what, user.reason);
-  if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) {
-    if (!user) return noScope;
-    return {
-      signal: user,
-      fail: (e) => (user.aborted ? cancelledError(what, user.reason) : InferenceError.from(e)),
-      dispose() {},
-    };
-  }
+  if (timeoutMs === undefined || !Number.isFinite(timeoutMs)) return user ? new SignalScope(user, what) : noScope;
   if (timeoutMs < 0) throw new InferenceError("invalid_argument", `${what}: timeoutMs must be >= 0, got ${timeoutMs}`);
   const controller = new AbortController();
   let timedOut = false;

@@ -2,11 +2,15 @@
 // else a transport offers, including methods added to the Transport interface later, is forwarded
 // unchanged by the objects built here, so a new operation works through every layer from the start.
 
+// Not forwarded: `inferWith` is infer by another road; a layer that handles infer must offer it itself
+// (or not at all), else calls through it would skip the layer (transport.ts, InferEnd).
+const NOT_FORWARDED = new Set(["constructor", "inferWith"]);
+
 function methodNames(target: object): string[] {
   const names = new Set<string>();
   for (let p: object | null = target; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null)
     for (const name of Object.getOwnPropertyNames(p))
-      if (name !== "constructor" && typeof (target as Record<string, unknown>)[name] === "function") names.add(name);
+      if (!NOT_FORWARDED.has(name) && typeof (target as Record<string, unknown>)[name] === "function") names.add(name);
   return [...names];
 }
 

@@ -12,7 +12,7 @@ import { connectionFailure } from "./connection-failure.ts";
 import { deadlineOf } from "./deadline.ts";
 import { forwardAll } from "./forwarding.ts";
 import { withAttempts } from "./attempts.ts";
-import type { Transport } from "./transport.ts";
+import type { InferEnd, InferRequest, Transport } from "./transport.ts";
 
 export interface RetryPolicy {
   attempts: number;
@@ -182,6 +182,11 @@ export function withRetries(inner: Transport, options: RetryOptions | false | un
       ? (req, call) =>
           retrier.run(`infer(${req.model})`, call, sequenceKey(req.parameters) === undefined ? onConnection : onNotSent, (c) => inner.infer(req, c))
       : (req, call) => inner.infer(req, call),
+    // Without infer retries this layer adds nothing to infer: the ended road goes straight through.
+    ...(!policy.retryInfer &&
+      inner.inferWith !== undefined && {
+        inferWith: <T>(req: InferRequest, call: CallOptions, end: InferEnd<T>) => inner.inferWith!(req, call, end),
+      }),
     close: async () => {
       retrier.close();
       await inner.close();

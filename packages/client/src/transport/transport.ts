@@ -79,6 +79,16 @@ export interface InferResponse {
   outputs: Tensor[];
 }
 
+/**
+ * How the layers above want an infer call to end, applied where the answer settles instead of one `.then`
+ * (a promise and a reaction per call in flight) per layer. `done` makes the call's result of the answer
+ * and must not throw; `failed` gets every failure exactly once and returns what the call rejects with.
+ */
+export interface InferEnd<T> {
+  done(response: InferResponse): T;
+  failed(error: unknown): unknown;
+}
+
 export interface Transport {
   readonly protocol: Protocol;
   /** Normalised address: http(s)://host:port[/prefix] or host:port for gRPC. */
@@ -98,6 +108,12 @@ export interface Transport {
   /** GET (`update` undefined) or POST of the log settings. */
   logSettings(update: Record<string, boolean | number | string> | undefined, call: CallOptions): Promise<LogSettings>;
   infer(request: InferRequest, call: CallOptions): Promise<InferResponse>;
+  /**
+   * infer, ended by `end` (see InferEnd): the promise settles with end.done(answer) or rejects with
+   * end.failed(error). Optional: a layer offers it only when everything below it does, and never forwards
+   * it blindly (forwarding.ts skips it), so that a layer's own infer handling is never bypassed.
+   */
+  inferWith?<T>(request: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T>;
   systemSharedMemoryRegister(request: SharedMemoryRegisterRequest, call: CallOptions): Promise<void>;
   /** `name` undefined: every region. */
   systemSharedMemoryUnregister(name: string | undefined, call: CallOptions): Promise<void>;

@@ -35,7 +35,8 @@ export function bodyAssembly(headers: Record<string, string | string[] | undefin
   if (!Number.isSafeInteger(length) || length < minBytes || length === 0) return undefined;
   const alignAt = Number(headers[HEADER_LENGTH]);
   const pad = headers["content-encoding"] === undefined && Number.isSafeInteger(alignAt) && alignAt >= 0 ? (8 - (alignAt % 8)) % 8 : 0;
-  return Buffer.allocUnsafe(length + pad).subarray(pad);
+  const buffer = Buffer.allocUnsafe(length + pad);
+  return pad === 0 ? buffer : buffer.subarray(pad);
 }
 
 class Collector implements Dispatcher.DispatchHandler {

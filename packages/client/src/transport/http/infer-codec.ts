@@ -39,9 +39,29 @@ function hasBigint(params: Record<string, ParameterValue> | undefined): boolean 
   return false;
 }
 
-/** Builds the request body; tensor bytes are views of the tensors' data, never copied here. */
-export function encodeInferRequest(req: InferRequest): EncodedBody {
-  const chunks: Uint8Array[] = [new Uint8Array(0)];
+/** Tensor data as its bytes: a view of the same memory (no copy). */
+export function bytesOf(v: ArrayBufferView): Uint8Array {
+  return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/**
+ * An infer request body in parts: the JSON header text, then the binary inputs' data in input order, each
+ * the tensor's own typed array (or its BYTES wire encoding), never a copy. The fast HTTP path holds these
+ * until the request is written (fast/exchange.ts) and writes them into one buffer.
+ */
+export interface InferParts {
+  json: string;
+  /** Binary input data in input order; empty when every input is JSON or in shared memory. */
+  data: ArrayBufferView[];
+  /** Total bytes of `data`. */
+  dataBytes: number;
+  /** Whether any input went binary (then Inference-Header-Content-Length is sent, even for 0 data bytes). */
+  binary: boolean;
+}
+
+/** The JSON header and binary data of a request (see InferParts). */
+export function encodeInferParts(req: InferRequest): InferParts {
+  const data: ArrayBufferView[] = [];
   let binaryBytes = 0;
   // JSON.stringify with a replacer is slow on large data arrays: use it only when a bigint can occur.
   let needsBigint = hasBigint(req.parameters);
@@ -51,9 +71,10 @@ export function encodeInferRequest(req: InferRequest): EncodedBody {
     if (t.sharedMemory) {
       inputs[i] = { name: t.name, shape: t.shape, datatype: t.datatype, parameters: sharedMemoryParameters(t.sharedMemory) };
     } else if (req.binaryInputs || t.datatype === "FP16" || t.datatype === "BF16") {
-      // JSON has no FP16/BF16 representation that servers accept: those always go binary.
-      const raw = t.toRaw();
-      chunks.push(raw);
+      // JSON has no FP16/BF16 representation that servers accept: those always go binary. Numeric data is
+      // held as the tensor's own typed array (no view object per request); BYTES as its wire encoding.
+      const raw: ArrayBufferView = t.datatype === "BYTES" ? t.toRaw() : (t.data as ArrayBufferView);
+      data.push(raw);
       binaryBytes += raw.byteLength;
       inputs[i] = { name: t.name, shape: t.shape, datatype: t.datatype, parameters: { binary_data_size: raw.byteLength } };
     } else {
@@ -76,13 +97,21 @@ export function encodeInferRequest(req: InferRequest): EncodedBody {
     parameters = { ...parameters, binary_data_output: true };
   }
   if (parameters && Object.keys(parameters).length > 0) header.parameters = parameters;
-  const headerBuf = Buffer.from(needsBigint ? stringifyJson(header) : JSON.stringify(header));
-  chunks[0] = headerBuf;
+  const json = needsBigint ? stringifyJson(header) : JSON.stringify(header);
+  return { json, data, dataBytes: binaryBytes, binary: data.length > 0 };
+}
+
+/** Builds the request body; tensor bytes are views of the tensors' data, never copied here. */
+export function encodeInferRequest(req: InferRequest): EncodedBody {
+  const parts = encodeInferParts(req);
+  const headerBuf = Buffer.from(parts.json);
+  const chunks: Uint8Array[] = [headerBuf];
+  for (let i = 0; i < parts.data.length; i++) chunks.push(bytesOf(parts.data[i]!));
   return {
     chunks,
-    byteLength: headerBuf.byteLength + binaryBytes,
+    byteLength: headerBuf.byteLength + parts.dataBytes,
     headerLength: headerBuf.byteLength,
-    binary: binaryBytes > 0 || chunks.length > 1,
+    binary: parts.binary,
   };
 }
 

@@ -12,6 +12,8 @@ const MAX_LAYOUTS = 32;
 
 export class InferHeaderCache implements LayoutSink {
   readonly #layouts = new Map<string, ResponseLayout>();
+  /** The header bytes and layout of the last answer decoded from a kept layout. */
+  #last: { bytes: Buffer; layout: ResponseLayout } | undefined = undefined;
   /** Written by decodeInferResponse for the header it parsed. */
   layout: ResponseLayout | undefined = undefined;
 
@@ -19,16 +21,27 @@ export class InferHeaderCache implements LayoutSink {
   decode(body: Buffer, headerLength: number | undefined, requestedOutputs: readonly OutputRequest[] | undefined): InferResponse {
     if (headerLength === undefined || !Number.isSafeInteger(headerLength) || headerLength < 0 || headerLength > body.byteLength || hasRegions(requestedOutputs))
       return decodeInferResponse(body, headerLength, requestedOutputs);
+    // The header of the last answer decoded from a layout, compared as bytes: no string per answer.
+    const last = this.#last;
+    if (last !== undefined && last.bytes.byteLength === headerLength && body.byteLength >= last.layout.end && last.bytes.compare(body, 0, headerLength) === 0)
+      return fromLayout(last.layout, body, headerLength);
     const text = body.toString("utf8", 0, headerLength);
     const known = this.#layouts.get(text);
-    if (known !== undefined && body.byteLength >= known.end) return fromLayout(known, body, headerLength);
+    if (known !== undefined && body.byteLength >= known.end) {
+      this.#last = { bytes: Buffer.from(body.subarray(0, headerLength)), layout: known };
+      return fromLayout(known, body, headerLength);
+    }
     this.layout = undefined;
     const response = decodeInferResponse(body, headerLength, requestedOutputs, this, text);
     const layout = this.layout;
     if (layout !== undefined) {
       this.layout = undefined;
-      if (this.#layouts.size >= MAX_LAYOUTS) this.#layouts.clear();
+      if (this.#layouts.size >= MAX_LAYOUTS) {
+        this.#layouts.clear();
+        this.#last = undefined;
+      }
       this.#layouts.set(text, layout);
+      this.#last = { bytes: Buffer.from(body.subarray(0, headerLength)), layout };
     }
     return response;
   }

@@ -7,10 +7,11 @@ import { parseJson } from "../../protocol/json-data.ts";
 import { toModelStatistics } from "../../statistics.ts";
 import type { AuthHook, ClientTlsOptions, Compression, HttpConnectionOptions } from "../../connection-options.ts";
 import { hookHeaders } from "../auth.ts";
-import { openCallScope } from "../call-scope.ts";
+import { NO_CALL_SCOPE, openCallScope } from "../call-scope.ts";
 import { describeHttpFailure, type ConnectionTarget } from "../connection-errors.ts";
 import { checkTls } from "../tls-options.ts";
 import type {
+  InferEnd,
   InferRequest,
   InferResponse,
   LoadRequest,
@@ -25,6 +26,7 @@ import { dispatchRequest, type CollectedResponse } from "./dispatch.ts";
 import { statusFromJson, systemSharedMemoryPath } from "../shared-memory-status.ts";
 import { MIN_COMPRESS_BYTES, bodyLength, checkCompression, compressBody, decodeResponseBody, type Coding } from "./compression.ts";
 import { HEADER_LENGTH, encodeInferRequest, type EncodedBody } from "./infer-codec.ts";
+import { InferJsonReuse } from "./infer-json-reuse.ts";
 import { loggingPath, modelPath, repositoryIndexPath, repositoryPath, statisticsPath, traceSettingsPath } from "./paths.ts";
 import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../../extension-types.ts";
 import { logSettingsFromWire, traceSettingsFromWire } from "../../settings-wire.ts";
@@ -36,6 +38,7 @@ import { InferHeaderCache } from "./infer-header-cache.ts";
 import type { CallScope } from "../call-scope.ts";
 import { fastPoolSettings } from "./fast/settings.ts";
 import { joinChunks } from "./body.ts";
+import { endWith } from "../infer-end.ts";
 
 export interface HttpTransportOptions {
   /** http(s)://host:port, optionally with a path prefix. */
@@ -114,10 +117,14 @@ async function decodedAnswer(res: CollectedResponse): Promise<Answer> {
 
 /** An infer answer (status checked) as the call's result; the header cache skips parsing repeated JSON headers. */
 function inferResult(answer: Answer, cache: InferHeaderCache, outputs: InferRequest["outputs"]): InferResponse {
-  if (answer.status >= 400) throw httpError(answer.status, answer.body.toString("utf8"));
   const len = answer.headers[HEADER_LENGTH];
+  return decodedResult(answer.status, answer.body, typeof len === "string" ? Number(len) : undefined, cache, outputs);
+}
+
+function decodedResult(status: number, body: Buffer, headerLength: number | undefined, cache: InferHeaderCache, outputs: InferRequest["outputs"]): InferResponse {
+  if (status >= 400) throw httpError(status, body.toString("utf8"));
   try {
-    return cache.decode(answer.body, typeof len === "string" ? Number(len) : undefined, outputs);
+    return cache.decode(body, headerLength, outputs);
   } catch (e) {
     throw InferenceError.from(e);
   }
@@ -125,30 +132,37 @@ function inferResult(answer: Answer, cache: InferHeaderCache, outputs: InferRequ
 
 /**
  * The end of an infer call on the fast path, run by the pool as the answer completes: the call's one
- * promise settles with the decoded result (or the described failure), with no async frames in between.
+ * promise settles with what the layers above make of the decoded result (their InferEnd, applied here
+ * instead of a `.then` each), or with the described failure, with no async frames in between. Calls with
+ * neither a signal nor a timeout nor requested outputs share one per InferEnd (#plainEnd).
  */
-class FastInferEnd implements ExchangeFinish<InferResponse> {
+class FastInferEnd<T> implements ExchangeFinish<T> {
   readonly #scope: CallScope;
   readonly #target: ConnectionTarget;
   readonly #cache: InferHeaderCache;
   readonly #outputs: InferRequest["outputs"];
+  readonly #end: InferEnd<T>;
 
-  constructor(scope: CallScope, target: ConnectionTarget, cache: InferHeaderCache, outputs: InferRequest["outputs"]) {
+  constructor(scope: CallScope, target: ConnectionTarget, cache: InferHeaderCache, outputs: InferRequest["outputs"], end: InferEnd<T>) {
     this.#scope = scope;
     this.#target = target;
     this.#cache = cache;
     this.#outputs = outputs;
+    this.#end = end;
   }
 
-  done(res: CollectedResponse): InferResponse | Promise<InferResponse> {
+  done(res: CollectedResponse): T | Promise<T> {
     if (res.headers["content-encoding"] === undefined) {
-      this.#scope.dispose();
-      return inferResult(plainAnswer(res), this.#cache, this.#outputs);
+      // As plainAnswer + inferResult, without the answer object and a second read of the header length.
+      const len = res.headers[HEADER_LENGTH];
+      const n = typeof len === "string" ? Number(len) : undefined;
+      const body = joinChunks(res.body, n !== undefined && Number.isSafeInteger(n) ? n : undefined);
+      return this.#result(res.statusCode, body, n);
     }
     return decodedAnswer(res).then(
       (answer) => {
-        this.#scope.dispose();
-        return inferResult(answer, this.#cache, this.#outputs);
+        const len = answer.headers[HEADER_LENGTH];
+        return this.#result(answer.status, answer.body, typeof len === "string" ? Number(len) : undefined);
       },
       (e: unknown) => {
         throw this.failed(e);
@@ -156,16 +170,35 @@ class FastInferEnd implements ExchangeFinish<InferResponse> {
     );
   }
 
+  /** The layers' result of an answer; an error answer or an undecodable one goes to their `failed`. */
+  #result(status: number, body: Buffer, headerLength: number | undefined): T {
+    this.#scope.dispose();
+    let response: InferResponse;
+    try {
+      response = decodedResult(status, body, headerLength, this.#cache, this.#outputs);
+    } catch (e) {
+      throw this.#end.failed(e);
+    }
+    return this.#end.done(response);
+  }
+
   failed(error: unknown): unknown {
     this.#scope.dispose();
-    return describeHttpFailure(this.#scope.fail(error), this.#target);
+    return this.#end.failed(describeHttpFailure(this.#scope.fail(error), this.#target));
   }
 }
+
+/** infer's own end: the answer as it is, failures as they are. */
+const AS_IS: InferEnd<InferResponse> = { done: (response) => response, failed: (error) => error };
 
 interface InferTarget {
   path: string;
   binaryHead: string;
   jsonHead: string;
+  /** The model's last reusable JSON header (infer-json-reuse.ts). */
+  json: InferJsonReuse;
+  /** "infer(<model>)", for error messages (kept: a call with a signal holds it while in flight). */
+  what: string;
 }
 
 function inferHeaders(encoded: EncodedBody): Record<string, string> {
@@ -189,6 +222,8 @@ export class HttpTransport implements Transport {
   /** host:port for the Host header of infer heads built here. */
   readonly #host: string;
   readonly #headerCache = new InferHeaderCache();
+  /** FastInferEnd by InferEnd, for calls without signal, timeout or requested outputs (#plainEnd). */
+  readonly #plainEnds = new Map<InferEnd<unknown>, FastInferEnd<unknown>>();
   /** Infer paths and request heads by model (and version), see #inferTarget. */
   readonly #inferTargets = new Map<string, InferTarget>();
 
@@ -390,12 +425,17 @@ export class HttpTransport implements Transport {
   }
 
   infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
+    return this.inferWith(req, call, AS_IS);
+  }
+
+  inferWith<T>(req: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T> {
     const fast = this.#fast;
-    if (fast === undefined || this.#authHook !== undefined || this.#compression !== undefined) return this.#inferOverRequest(req, call);
+    if (fast === undefined || this.#authHook !== undefined || this.#compression !== undefined)
+      return endWith(this.#inferOverRequest(req, call), end);
     try {
-      return this.#fastInfer(fast, req, call);
+      return this.#fastInfer(fast, req, call, end);
     } catch (e) {
-      return Promise.reject(e);
+      return Promise.reject(end.failed(e));
     }
   }
 
@@ -415,23 +455,46 @@ export class HttpTransport implements Transport {
 
   /**
    * infer on the fast path without an auth hook or request compression: nothing to await before sending,
-   * so the caller gets the pool's promise itself, settled with the decoded answer (FastInferEnd). Without
-   * per-call headers the request head is built from a prefix kept per model (#inferTarget), not a headers object.
+   * so the caller gets the pool's promise itself, settled with the layers' result (FastInferEnd). The
+   * request is held as its JSON header text and the tensors' typed arrays; without per-call headers its
+   * head is built at write time from a prefix kept per model (#inferTarget), not from a headers object.
    */
-  #fastInfer(fast: FastPool, req: InferRequest, call: CallOptions): Promise<InferResponse> {
-    const encoded = encodeInferRequest(req);
-    const body = encoded.chunks.length === 1 ? (encoded.chunks[0] as Buffer) : encoded.chunks;
+  #fastInfer<T>(fast: FastPool, req: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T> {
     const target = this.#inferTarget(req);
-    const path = target.path;
-    const scope = openCallScope(call, `infer(${req.model})`);
+    const parts = target.json.encode(req);
+    const json = parts.json;
+    const jsonBytes = parts.jsonBytes;
+    const data = parts.data;
+    const body = data.length === 0 ? null : data.length === 1 ? data[0]! : data;
+    const plain = call.signal === undefined && call.timeoutMs === undefined;
+    const scope = plain ? NO_CALL_SCOPE : openCallScope(call, target.what);
+    const finish = plain && req.outputs === undefined ? this.#plainEnd(end) : new FastInferEnd(scope, this.#target, this.#headerCache, req.outputs, end);
     let headers: Record<string, string> | null = null;
     let head: string | undefined;
     if (call.headers !== undefined || this.#acceptCompression) {
-      headers = call.headers ? { ...call.headers, ...inferHeaders(encoded) } : inferHeaders(encoded);
+      const own: Record<string, string> = parts.binary
+        ? { "content-type": "application/octet-stream", [HEADER_LENGTH]: String(jsonBytes) }
+        : { "content-type": "application/json" };
+      headers = call.headers ? { ...call.headers, ...own } : own;
       if (this.#acceptCompression) headers = { "accept-encoding": "gzip, deflate", ...headers };
-    } else head = encoded.binary ? `${target.binaryHead}${encoded.headerLength}\r\n` : target.jsonHead;
-    const end = new FastInferEnd(scope, this.#target, this.#headerCache, req.outputs);
-    return fast.request({ method: "POST", path, headers, body, signal: scope.signal ?? null, head }, end);
+    } else if (parts.prefix === undefined) head = parts.binary ? target.binaryHead : target.jsonHead;
+    // A reused header's prefix (head and JSON header as kept bytes, infer-json-reuse.ts) goes instead of head
+    // and json; with `head` and binary data (body not null), the head's last line (Inference-Header-Content-Length)
+    // ends with jsonBytes.
+    const prefix = headers === null ? parts.prefix : undefined;
+    return fast.request({ method: "POST", path: target.path, headers, body, signal: scope.signal ?? null, head, json, jsonBytes, prefix }, finish);
+  }
+
+  /** The FastInferEnd shared by calls without signal, timeout or requested outputs that end with `end`. */
+  #plainEnd<T>(end: InferEnd<T>): FastInferEnd<T> {
+    let finish = this.#plainEnds.get(end) as FastInferEnd<T> | undefined;
+    if (finish === undefined) {
+      finish = new FastInferEnd(NO_CALL_SCOPE, this.#target, this.#headerCache, undefined, end);
+      // Layers pass one InferEnd per client or endpoint; a caller making one per call gets no sharing.
+      if (this.#plainEnds.size >= 16) this.#plainEnds.clear();
+      this.#plainEnds.set(end, finish as FastInferEnd<unknown>);
+    }
+    return finish;
   }
 
   /**
@@ -446,7 +509,8 @@ export class HttpTransport implements Transport {
       const path = `${modelPath(this.#prefix, ref)}/infer`;
       checkRequest(path, null);
       const line = `POST ${path} HTTP/1.1\r\nhost: ${this.#host}\r\n`;
-      target = { path, binaryHead: `${line}content-type: application/octet-stream\r\n${HEADER_LENGTH}: `, jsonHead: `${line}content-type: application/json\r\n` };
+      const binaryHead = `${line}content-type: application/octet-stream\r\n${HEADER_LENGTH}: `;
+      target = { path, binaryHead, jsonHead: `${line}content-type: application/json\r\n`, json: new InferJsonReuse(binaryHead), what: `infer(${ref.model})` };
       if (this.#inferTargets.size >= 256) this.#inferTargets.clear();
       this.#inferTargets.set(key, target);
     }

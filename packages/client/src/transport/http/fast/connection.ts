@@ -1,9 +1,12 @@
 // One keep-alive HTTP/1.1 connection of the fast path (node:net or node:tls): one request at a time,
-// responses read by ResponseParser straight into the request's Exchange. Socket handlers are bound
-// once per connection, not per request.
+// responses read by ResponseParser and collected here (status, headers, body) for the request's Exchange,
+// so that a request holds no answer state while it waits. Socket handlers are bound once per connection,
+// not per request.
 import net from "node:net";
 import tls from "node:tls";
 import { bodyTimeout, connectTimeout, headersTimeout, otherSideClosed } from "./errors.ts";
+import type { CollectedResponse } from "../dispatch.ts";
+import { bodyAssembly } from "../dispatch.ts";
 import type { Exchange } from "./exchange.ts";
 import { ResponseParseError, ResponseParser, type ResponseHeaders, type ResponseSink } from "./response-parser.ts";
 
@@ -46,6 +49,7 @@ const KEEP_ALIVE_HINT = /timeout\s*=\s*(\d+)/i;
 // chunks, split heads) is copied by the parser and Exchange (`transient`).
 const READ_BUFFER_BYTES = 64 * 1024;
 let sharedReadBuffer: Buffer | undefined;
+const NO_HEADERS: ResponseHeaders = Object.freeze({});
 
 export class FastConnection implements ResponseSink {
   readonly socket: net.Socket;
@@ -63,6 +67,12 @@ export class FastConnection implements ResponseSink {
   #gotBytes = false;
   /** The answer is complete and the connection may carry the next request. */
   #reusable = false;
+  /** The answer being read: status, headers, and the body as an assembly buffer or chunks. */
+  #status = 0;
+  #headers: ResponseHeaders = NO_HEADERS;
+  #chunks: Buffer[] | undefined = undefined;
+  #assembly: Buffer | undefined = undefined;
+  #filled = 0;
   /** The Keep-Alive header last applied (servers repeat the same one). */
   #lastHint: string | undefined = undefined;
   ready = false;
@@ -127,8 +137,10 @@ export class FastConnection implements ResponseSink {
     this.#headReceived = false;
     this.#gotBytes = false;
     this.#parser.expect(false);
+    this.#chunks = undefined;
+    this.#assembly = undefined;
+    this.#filled = 0;
     ex.onAbort = this.#abortHandler;
-    ex.transient = this.transient;
     const s = this.#settings;
     if (s.headersTimeoutMs !== s.bodyTimeoutMs) this.socket.setTimeout(s.headersTimeoutMs);
     ex.write(this.socket, s.host);
@@ -186,18 +198,44 @@ export class FastConnection implements ResponseSink {
         this.keepAliveMs = Math.min(Number(m[1]) * 1000 - KEEP_ALIVE_MARGIN_MS, s.keepAliveMaxTimeoutMs);
       }
     }
-    ex.onHead(statusCode, headers);
+    this.#status = statusCode;
+    this.#headers = headers;
+    // Chunks of a shared read buffer must be copied anyway: copy them straight into the aligned body
+    // (one copy, and the outputs are aligned views) instead of into chunks joined and aligned later.
+    this.#assembly = bodyAssembly(headers, this.transient ? 1 : undefined);
+    this.#filled = 0;
+    this.#chunks = undefined;
   }
 
   onBody(chunk: Buffer): void {
-    this.#exchange?.onBody(chunk);
+    if (this.#exchange === undefined) return;
+    const a = this.#assembly;
+    if (a !== undefined && this.#filled + chunk.byteLength <= a.byteLength) {
+      a.set(chunk, this.#filled);
+      this.#filled += chunk.byteLength;
+      return;
+    }
+    const chunks = (this.#chunks ??= []);
+    if (a !== undefined) {
+      chunks.push(a.subarray(0, this.#filled));
+      this.#assembly = undefined;
+    }
+    chunks.push(this.transient ? Buffer.from(chunk) : chunk);
   }
 
   onComplete(keepAlive: boolean): void {
     const ex = this.#exchange;
     this.#exchange = undefined;
     this.served++;
-    if (ex !== undefined) ex.complete();
+    if (ex !== undefined) {
+      const a = this.#assembly;
+      const body = a !== undefined ? [a.byteLength === this.#filled ? a : a.subarray(0, this.#filled)] : (this.#chunks ?? []);
+      const response: CollectedResponse = { statusCode: this.#status, headers: this.#headers, body };
+      this.#assembly = undefined;
+      this.#chunks = undefined;
+      this.#headers = NO_HEADERS;
+      ex.complete(response);
+    }
     // Handed back to the pool once the whole socket chunk is parsed (#onData): bytes after the end of
     // this answer must not be taken for the answer to a request sent in between.
     // An answer that came before the whole request body was written (an early 413, say) leaves the rest

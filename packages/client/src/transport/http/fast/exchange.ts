@@ -1,15 +1,16 @@
-// One request on the fast HTTP/1.1 path, from the caller's promise to the collected answer. The object
-// is the promise's settler, the abort listener and the parser's body sink at once, so a request costs
-// one allocation here besides the promise; the request head is serialised only when it is written, so
-// a request waiting in the queue holds its body (views of the tensors) and nothing else.
+// One request on the fast HTTP/1.1 path, from the caller's promise to the answer. The object is the
+// promise's settler and the abort listener at once, and holds the request as the caller made it: an infer
+// request as its JSON header text and the tensors' own typed arrays (no encoded copy, no chunk list), so a
+// request waiting in the queue for a connection holds that and nothing else. The head is serialised only
+// when the request is written; the answer is collected by the connection (one request at a time there).
 import type { Socket } from "node:net";
 import type { CollectedResponse, DispatchOptions } from "../dispatch.ts";
-import { bodyAssembly } from "../dispatch.ts";
+import { bytesOf } from "../infer-codec.ts";
 import { watchAbort, unwatchAbort, type AbortTarget } from "./abort-watch.ts";
 import { FastHttpError } from "./errors.ts";
-import type { ResponseHeaders } from "./response-parser.ts";
 
-export type RequestBody = string | Uint8Array | readonly Uint8Array[] | null;
+/** A body: text (UTF-8), bytes, or parts written back to back (typed arrays are sent as their bytes). */
+export type RequestBody = string | ArrayBufferView | readonly ArrayBufferView[] | null;
 
 /**
  * What a request's answer becomes before its promise settles, run as the answer completes: lets a caller
@@ -23,12 +24,23 @@ export interface ExchangeFinish<T> {
 }
 
 /** A request with its head prepared by the caller (see FastRequest.head). */
-export interface FastRequest extends DispatchOptions {
+export interface FastRequest extends Omit<DispatchOptions, "body"> {
+  body: RequestBody;
   /**
    * The request line and every header but Content-Length, each line CRLF-terminated, already checked
    * (checkRequest) and with Host set: written as is, instead of being built from `headers` per request.
+   * With `json` and a `body` both given, the head's last line is unfinished: it ends with the
+   * Inference-Header-Content-Length name, and `jsonBytes` and CRLF complete it.
    */
-  head?: string;
+  head?: string | undefined;
+  /** An infer request's JSON header, written in UTF-8 between the head and `body`; `jsonBytes` long. */
+  json?: string | undefined;
+  jsonBytes?: number | undefined;
+  /**
+   * Instead of `head` and `json`: the request head (checked, Host and Content-Length included, blank
+   * line) and whatever precedes `body`, as bytes written as they are. Shared between requests: never modified.
+   */
+  prefix?: Uint8Array | undefined;
 }
 
 /** Requests whose head and body together are at most this large go out as one buffer in one write. */
@@ -60,10 +72,30 @@ export function checkRequest(path: string, headers: Record<string, string> | nul
 export function bodyByteLength(body: RequestBody): number {
   if (body === null) return 0;
   if (typeof body === "string") return Buffer.byteLength(body);
-  if (body instanceof Uint8Array) return body.byteLength;
+  if (ArrayBuffer.isView(body)) return body.byteLength;
   let n = 0;
   for (let i = 0; i < body.length; i++) n += body[i]!.byteLength;
   return n;
+}
+
+// A request's promise is made with one shared executor function instead of a closure per request, and
+// only its `resolve` is kept (a rejection is a resolve with a rejected promise): the reject function is
+// then garbage at once instead of ~70 B held per request in flight.
+let takenResolve: ((r: unknown) => void) | undefined;
+function takeResolve(resolve: (r: unknown) => void): void {
+  takenResolve = resolve;
+}
+const unset = (): void => {};
+
+/** A new promise; its resolve function is handed out by the next call of takenResolveFunction(). */
+export function resolvablePromise(): Promise<unknown> {
+  return new Promise<unknown>(takeResolve);
+}
+
+export function takenResolveFunction(): (r: unknown) => void {
+  const resolve = takenResolve!;
+  takenResolve = undefined;
+  return resolve;
 }
 
 export class Exchange implements AbortTarget {
@@ -72,44 +104,52 @@ export class Exchange implements AbortTarget {
   readonly headers: Record<string, string> | null;
   readonly body: RequestBody;
   readonly signal: AbortSignal | null;
+  readonly #json: string | undefined;
+  readonly #jsonBytes: number;
   readonly #head: string | undefined;
+  readonly #prefix: Uint8Array | undefined;
   readonly #finish: ExchangeFinish<unknown> | undefined;
-  readonly #resolve: (r: unknown) => void;
-  readonly #reject: (e: unknown) => void;
   readonly #owner: { onSettled(ex: Exchange): void };
+  /** The promise's resolve function (set by start()); see resolvablePromise. */
+  resolve: (r: unknown) => void = unset;
   settled = false;
   /** Waiting in the pool's queue for a connection. */
   queued = false;
-  /** Body chunks handed to onBody are reused after it returns (a shared read buffer): keep copies. */
-  transient = false;
   /** Sent again once, on a fresh connection, after a reused one closed before answering (GET only). */
   retried = false;
   /** Called when the caller's signal fires while the request is on a connection. */
   onAbort: ((ex: Exchange) => void) | undefined = undefined;
-  statusCode = 0;
-  responseHeaders: ResponseHeaders = {};
-  #chunks: Buffer[] | undefined = undefined;
-  #assembly: Buffer | undefined = undefined;
-  #filled = 0;
 
-  constructor(
-    options: FastRequest,
-    finish: ExchangeFinish<unknown> | undefined,
-    resolve: (r: unknown) => void,
-    reject: (e: unknown) => void,
-    owner: { onSettled(ex: Exchange): void },
-  ) {
+  constructor(options: FastRequest, finish: ExchangeFinish<unknown> | undefined, owner: { onSettled(ex: Exchange): void }) {
     this.#owner = owner;
     this.#head = options.head;
+    this.#prefix = options.prefix;
+    this.#json = options.json;
+    this.#jsonBytes = options.jsonBytes ?? 0;
     this.#finish = finish;
     this.method = options.method;
     this.path = options.path;
     this.headers = options.headers;
-    this.body = options.body as RequestBody;
+    this.body = options.body;
     this.signal = options.signal;
-    this.#resolve = resolve;
-    this.#reject = reject;
+  }
+
+  /**
+   * The Exchange of a request held compactly until now (pool.ts): a POST with its head and JSON header
+   * as `prefix` bytes, no signal, and its promise made already (`resolve`).
+   */
+  static compact(prefix: Uint8Array, body: RequestBody, finish: ExchangeFinish<unknown>, resolve: (r: unknown) => void, owner: { onSettled(ex: Exchange): void }): Exchange {
+    const ex = new Exchange({ method: "POST", path: "", headers: null, body, signal: null, prefix }, finish, owner);
+    ex.resolve = resolve;
+    return ex;
+  }
+
+  /** The request's promise; from now on the caller's signal is watched. */
+  start(): Promise<unknown> {
+    const promise = resolvablePromise();
+    this.resolve = takenResolveFunction();
     if (this.signal !== null) watchAbort(this.signal, this);
+    return promise;
   }
 
   /** The caller's signal fired (abort-watch.ts). */
@@ -129,47 +169,18 @@ export class Exchange implements AbortTarget {
     this.#owner.onSettled(this);
   }
 
-  /** Forgets what a first attempt received, before the request is sent again. */
-  resetResponse(): void {
-    this.statusCode = 0;
-    this.responseHeaders = {};
-    this.#chunks = undefined;
-    this.#assembly = undefined;
-    this.#filled = 0;
+  #reject(error: unknown): void {
+    this.resolve(Promise.reject(error));
   }
 
-  onHead(statusCode: number, headers: ResponseHeaders): void {
-    this.statusCode = statusCode;
-    this.responseHeaders = headers;
-    // Chunks of a shared read buffer must be copied anyway: copy them straight into the aligned body
-    // (one copy, and the outputs are aligned views) instead of into chunks joined and aligned later.
-    this.#assembly = bodyAssembly(headers, this.transient ? 1 : undefined);
-  }
-
-  onBody(chunk: Buffer): void {
-    const a = this.#assembly;
-    if (a !== undefined && this.#filled + chunk.byteLength <= a.byteLength) {
-      a.set(chunk, this.#filled);
-      this.#filled += chunk.byteLength;
-      return;
-    }
-    const chunks = (this.#chunks ??= []);
-    if (a !== undefined) {
-      chunks.push(a.subarray(0, this.#filled));
-      this.#assembly = undefined;
-    }
-    chunks.push(this.transient ? Buffer.from(chunk) : chunk);
-  }
-
-  complete(): void {
+  /** The whole answer arrived (collected by the connection). */
+  complete(response: CollectedResponse): void {
     if (this.settled) return;
     this.settled = true;
     this.onAbort = undefined;
     if (this.signal !== null) unwatchAbort(this.signal, this);
-    const body = this.#assembly !== undefined ? [this.#assembly.subarray(0, this.#filled)] : (this.#chunks ?? []);
-    const response: CollectedResponse = { statusCode: this.statusCode, headers: this.responseHeaders, body };
     const finish = this.#finish;
-    if (finish === undefined) this.#resolve(response);
+    if (finish === undefined) this.resolve(response);
     else {
       // A decode that throws rejects the call; the pool counts the request settled either way.
       let result: unknown;
@@ -180,7 +191,7 @@ export class Exchange implements AbortTarget {
         this.#owner.onSettled(this);
         return;
       }
-      this.#resolve(result);
+      this.resolve(result);
     }
     this.#owner.onSettled(this);
   }
@@ -199,27 +210,39 @@ export class Exchange implements AbortTarget {
       }
     }
     if (!hostSet) head += `host: ${host}\r\n`;
-    head += this.body !== null || this.method === "POST" ? `content-length: ${bodyLength}\r\n\r\n` : "\r\n";
+    head += this.body !== null || this.#json !== undefined || this.method === "POST" ? `content-length: ${bodyLength}\r\n\r\n` : "\r\n";
     return head;
   }
 
   /** Writes the request: small ones as one buffer in one write, large ones as the head then the body's own chunks. */
   write(socket: Socket, host: string): void {
     const body = this.body;
-    const bodyLength = bodyByteLength(body);
-    const head = this.#head !== undefined ? `${this.#head}content-length: ${bodyLength}\r\n\r\n` : this.#buildHead(host, bodyLength);
+    const prefix = this.#prefix;
+    if (prefix !== undefined) {
+      writeWithPrefix(socket, prefix, body);
+      return;
+    }
+    const json = this.#json;
+    const jsonBytes = json === undefined ? 0 : this.#jsonBytes;
+    const bodyLength = jsonBytes + bodyByteLength(body);
+    let head: string;
+    if (this.#head === undefined) head = this.#buildHead(host, bodyLength);
+    else if (json !== undefined && body !== null) head = `${this.#head}${jsonBytes}\r\ncontent-length: ${bodyLength}\r\n\r\n`;
+    else head = `${this.#head}content-length: ${bodyLength}\r\n\r\n`;
     // The head is latin1 (checked by checkRequest), so its byte length is its string length.
     const headLength = head.length;
     if (headLength + bodyLength <= ONE_WRITE_LIMIT) {
       const out = Buffer.allocUnsafe(headLength + bodyLength);
       out.write(head, 0, "latin1");
-      if (typeof body === "string") out.write(body, headLength, "utf8");
-      else if (body instanceof Uint8Array) out.set(body, headLength);
+      let off = headLength;
+      if (json !== undefined) off += out.write(json, off, "utf8");
+      if (typeof body === "string") out.write(body, off, "utf8");
+      else if (ArrayBuffer.isView(body)) out.set(bytesOf(body), off);
       else if (body !== null) {
-        let off = headLength;
         for (let i = 0; i < body.length; i++) {
-          out.set(body[i]!, off);
-          off += body[i]!.byteLength;
+          const part = body[i]!;
+          out.set(bytesOf(part), off);
+          off += part.byteLength;
         }
       }
       socket.write(out);
@@ -228,9 +251,36 @@ export class Exchange implements AbortTarget {
     // Large bodies: no joined copy; cork so the head and the first chunks leave in one writev.
     socket.cork();
     socket.write(head, "latin1");
+    if (json !== undefined) socket.write(json, "utf8");
     if (typeof body === "string") socket.write(body, "utf8");
-    else if (body instanceof Uint8Array) socket.write(body);
-    else if (body !== null) for (let i = 0; i < body.length; i++) socket.write(body[i]!);
+    else if (ArrayBuffer.isView(body)) socket.write(bytesOf(body));
+    else if (body !== null) for (let i = 0; i < body.length; i++) socket.write(bytesOf(body[i]!));
     socket.uncork();
   }
+}
+
+/** Writes a request whose head (and JSON header) are ready as bytes: see FastRequest.prefix. */
+function writeWithPrefix(socket: Socket, prefix: Uint8Array, body: RequestBody): void {
+  const bodyLength = bodyByteLength(body);
+  if (prefix.byteLength + bodyLength > ONE_WRITE_LIMIT || typeof body === "string") {
+    socket.cork();
+    socket.write(prefix);
+    if (typeof body === "string") socket.write(body, "utf8");
+    else if (ArrayBuffer.isView(body)) socket.write(bytesOf(body));
+    else if (body !== null) for (let i = 0; i < body.length; i++) socket.write(bytesOf(body[i]!));
+    socket.uncork();
+    return;
+  }
+  const out = Buffer.allocUnsafe(prefix.byteLength + bodyLength);
+  out.set(prefix, 0);
+  let off = prefix.byteLength;
+  if (ArrayBuffer.isView(body)) out.set(bytesOf(body), off);
+  else if (body !== null) {
+    for (let i = 0; i < body.length; i++) {
+      const part = body[i]!;
+      out.set(bytesOf(part), off);
+      off += part.byteLength;
+    }
+  }
+  socket.write(out);
 }

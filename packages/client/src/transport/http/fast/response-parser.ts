@@ -38,6 +38,7 @@ const UNTIL_CLOSE = 6;
 const DONE = 7;
 
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+const EMPTY = Buffer.alloc(0);
 const CR = 13;
 const LF = 10;
 const HEX = /^[0-9a-fA-F]+$/;
@@ -91,8 +92,8 @@ function byteCount(text: string): number {
 
 /** What a response head says (a final or an informational one). */
 interface ParsedHead {
-  /** The head as received (status line and fields, without the blank line). */
-  text: string;
+  /** The head's bytes as received (status line and fields, without the blank line); empty for 1xx heads. */
+  bytes: Buffer;
   status: number;
   http10: boolean;
   headers: Readonly<ResponseHeaders>;
@@ -223,20 +224,17 @@ export class ResponseParser {
       this.#pending = this.#keep(buf, from, p !== undefined);
       return chunk.byteLength;
     }
-    this.#parseHead(buf.toString("latin1", from, at));
+    // A server answers the same head again and again on one connection (its Date changes once a second):
+    // the parse of an identical head (compared as bytes, no string made) is reused, headers object
+    // included (frozen: answers share it).
+    const known = this.#lastHead;
+    if (known !== undefined && known.bytes.byteLength === at - from && known.bytes.compare(buf, from, at) === 0) this.#applyHead(known);
+    else this.#applyHead(this.#readHead(buf.toString("latin1", from, at), buf, from, at));
     return p === undefined ? at + 4 : pos + at + 4 - p.byteLength;
   }
 
-  #parseHead(text: string): void {
-    // A server answers the same head again and again on one connection (its Date changes once a second):
-    // the parse of an identical head is reused, headers object included (frozen: answers share it).
-    const known = this.#lastHead;
-    const head = known !== undefined && known.text === text ? known : this.#readHead(text);
-    this.#applyHead(head);
-  }
-
   /** Parses the status line and header fields of a complete head. */
-  #readHead(text: string): ParsedHead {
+  #readHead(text: string, buf: Buffer, from: number, to: number): ParsedHead {
     let lineEnd = text.indexOf("\r\n");
     if (lineEnd < 0) lineEnd = text.length;
     const status = statusOf(text, lineEnd);
@@ -274,7 +272,9 @@ export class ResponseParser {
       else if (name.length === 10 && name === "connection") connection = connection === undefined ? value : `${connection}, ${value}`;
       start = stop + 2;
     }
-    const head: ParsedHead = { text, status, http10, headers: Object.freeze(headers), contentLength, transferEncoding, connection };
+    // A final head is kept for reuse, with a copy of its bytes (the chunk may be a shared read buffer).
+    const bytes = status >= 200 ? Buffer.from(buf.subarray(from, to)) : EMPTY;
+    const head: ParsedHead = { bytes, status, http10, headers: Object.freeze(headers), contentLength, transferEncoding, connection };
     if (status >= 200) this.#lastHead = head;
     return head;
   }
