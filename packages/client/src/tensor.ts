@@ -44,6 +44,44 @@ class InRegion {
 
 const utf8 = new TextDecoder("utf-8");
 
+/**
+ * Set just before `new Tensor` by code of this module that has checked the arguments itself (fromRaw,
+ * rawTensor): the constructor then skips its checks (they would run a second time) and clears it.
+ */
+let trusted = false;
+/** Gives a tensor made by rawTensor its bytes (a private field: set from inside the class). */
+let holdRaw: (t: Tensor, raw: Uint8Array) => void;
+
+/** Unaligned copies up to this size share slabs of SLAB_BYTES (as Buffer.allocUnsafe's pool does). */
+const SLAB_COPY_MAX = 1024;
+const SLAB_BYTES = 8192;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabView = new Uint8Array(slab);
+let slabUsed = 0;
+
+/**
+ * `raw` (not aligned for `ctor`) copied into aligned memory, as a `ctor` of `count` elements. Small copies
+ * go into a shared slab: one TypedArray each and no ArrayBuffer of their own (a fresh small typed array's
+ * buffer would be moved off the V8 heap on first use, which costs several times the copy).
+ */
+function alignedCopy(ctor: (typeof TYPED_ARRAY)[FixedDataType], raw: Uint8Array, count: number): NumericTypedArray {
+  const n = raw.byteLength;
+  if (n > SLAB_COPY_MAX) {
+    // new Uint8Array(raw) copies into fresh, aligned memory (Buffer#slice would only make another view).
+    const copy = new Uint8Array(raw);
+    return new ctor(copy.buffer, 0, count);
+  }
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabView = new Uint8Array(slab);
+    slabUsed = 0;
+  }
+  const at = slabUsed;
+  slabUsed = (at + n + 7) & ~7;
+  slabView.set(raw, at);
+  return new ctor(slab, at, count);
+}
+
 function invalid(message: string): InferenceError {
   return new InferenceError("invalid_argument", message);
 }
@@ -70,9 +108,19 @@ export class Tensor<T extends DataType = DataType> {
    * fromSharedMemory, or an output the server wrote to a region): `data` then throws.
    */
   readonly sharedMemory: SharedMemoryRef | undefined;
+  /** The elements; undefined for a shared-memory tensor, or until first read when only #raw is held. */
   #data: TensorDataFor<T> | undefined;
-  /** Wire encoding of BYTES data when the tensor was decoded from it (reused by toRaw). */
-  #bytesRaw: Uint8Array | undefined;
+  /**
+   * Wire bytes when the tensor was decoded from them: BYTES data's encoding (reused by toRaw); for numeric
+   * types the bytes a decoder gave (rawTensor), until `data` is first read.
+   */
+  #raw: Uint8Array | undefined;
+
+  static {
+    holdRaw = (t, raw) => {
+      t.#raw = raw;
+    };
+  }
 
   /**
    * Validates that `data` is the container for `datatype` (BigInt64Array for INT64, Uint16Array for
@@ -80,6 +128,16 @@ export class Tensor<T extends DataType = DataType> {
    * Throws an InferenceError with code "invalid_argument" otherwise.
    */
   constructor(name: string, datatype: T, shape: readonly number[], data: TensorDataFor<T>) {
+    if (trusted) {
+      // Made by this module for arguments it checked (fromRaw, rawTensor): no second round of checks.
+      trusted = false;
+      this.name = name;
+      this.datatype = datatype;
+      this.shape = shape;
+      this.sharedMemory = undefined;
+      this.#data = data;
+      return;
+    }
     if (typeof name !== "string" || name === "") throw invalid("tensor name must be a non-empty string");
     checkDataType(name, datatype);
     const count = checkShape(name, shape);
@@ -116,15 +174,24 @@ export class Tensor<T extends DataType = DataType> {
 
   /** The elements (see the constructor). Throws an InferenceError ("failed_precondition") for a shared-memory tensor. */
   get data(): TensorDataFor<T> {
-    if (this.#data === undefined) {
-      const r = this.sharedMemory!;
-      throw new InferenceError(
-        "failed_precondition",
-        `tensor "${this.name}" is in shared memory region "${r.region}" (offset ${r.offset}, ${r.byteSize} bytes): the client holds ` +
-          "no data for it; read it from your mapping of the region (e.g. SharedMemoryRegion.readTensor from @iaas/client/shm)",
-      );
+    const d = this.#data;
+    if (d !== undefined) return d;
+    const raw = this.#raw;
+    if (raw !== undefined) {
+      // Wire bytes checked when the tensor was made (rawTensor): a view when aligned, else one copy. The
+      // raw view is dropped either way (one object less per output held; toRaw makes a view of the data).
+      const ctor = TYPED_ARRAY[this.datatype as FixedDataType];
+      const count = raw.byteLength / ctor.BYTES_PER_ELEMENT;
+      this.#raw = undefined;
+      const data = raw.byteOffset % ctor.BYTES_PER_ELEMENT === 0 ? new ctor(raw.buffer, raw.byteOffset, count) : alignedCopy(ctor, raw, count);
+      return (this.#data = data as TensorDataFor<T>);
     }
-    return this.#data;
+    const r = this.sharedMemory!;
+    throw new InferenceError(
+      "failed_precondition",
+      `tensor "${this.name}" is in shared memory region "${r.region}" (offset ${r.offset}, ${r.byteSize} bytes): the client holds ` +
+        "no data for it; read it from your mapping of the region (e.g. SharedMemoryRegion.readTensor from @iaas/client/shm)",
+    );
   }
 
   /**
@@ -158,6 +225,7 @@ export class Tensor<T extends DataType = DataType> {
    * size (no copy), a copy only when it is not. BYTES are split into views of `raw`.
    */
   static fromRaw<T extends DataType>(name: string, datatype: T, shape: readonly number[], raw: Uint8Array): Tensor<T> {
+    if (typeof name !== "string" || name === "") throw invalid("tensor name must be a non-empty string");
     checkDataType(name, datatype);
     const count = checkShape(name, shape);
     if (datatype === "BYTES") {
@@ -167,8 +235,9 @@ export class Tensor<T extends DataType = DataType> {
       } catch (e) {
         throw invalid(`tensor "${name}": ${(e as Error).message}`);
       }
+      trusted = true;
       const t = new Tensor(name, datatype, shape, elements as unknown as TensorDataFor<T>);
-      t.#bytesRaw = raw;
+      t.#raw = raw;
       return t;
     }
     const size = elementSize(datatype);
@@ -176,10 +245,10 @@ export class Tensor<T extends DataType = DataType> {
       throw invalid(
         `tensor "${name}": ${raw.byteLength} bytes of ${datatype} data, shape [${shape.join(",")}] needs ${count * size}`,
       );
-    // new Uint8Array(raw) copies into fresh, aligned memory (Buffer#slice would only make another view).
-    const src = raw.byteOffset % size === 0 ? raw : new Uint8Array(raw);
     const ctor = TYPED_ARRAY[datatype as FixedDataType];
-    return new Tensor(name, datatype, shape, new ctor(src.buffer, src.byteOffset, count) as TensorDataFor<T>);
+    const data = raw.byteOffset % size === 0 ? new ctor(raw.buffer, raw.byteOffset, count) : alignedCopy(ctor, raw, count);
+    trusted = true;
+    return new Tensor(name, datatype, shape, data as TensorDataFor<T>);
   }
 
   /** FP16/BF16 tensor from float values (rounded to nearest even). */
@@ -225,17 +294,20 @@ export class Tensor<T extends DataType = DataType> {
     return this.#data === undefined ? elementCount(this.shape) : (this.#data as { length: number }).length;
   }
 
+
   /** Bytes on the wire: data bytes, or for BYTES the 4-byte length prefixes plus the element bytes. */
   get byteSize(): number {
     if (this.sharedMemory !== undefined) return this.sharedMemory.byteSize;
-    if (this.datatype !== "BYTES") return (this.data as NumericTypedArray).byteLength;
-    return this.#bytesRaw?.byteLength ?? bytesWireSize(this.data as BytesData);
+    if (this.datatype !== "BYTES") return this.#raw?.byteLength ?? (this.data as NumericTypedArray).byteLength;
+    return this.#raw?.byteLength ?? bytesWireSize(this.data as BytesData);
   }
 
   /** Raw little-endian wire bytes: a view of the data for numeric types (no copy); BYTES are serialized. */
   toRaw(): Uint8Array {
-    if (this.datatype === "BYTES") return this.#bytesRaw ?? encodeBytesElements(this.data as BytesData);
+    if (this.#raw !== undefined) return this.#raw;
+    if (this.datatype === "BYTES") return encodeBytesElements(this.data as BytesData);
     const d = this.data as NumericTypedArray;
+    // Not kept: a view per tensor would cost ~100 B of heap for every tensor a caller holds (inflight-memory.mjs).
     return new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
 
@@ -288,6 +360,19 @@ export class Tensor<T extends DataType = DataType> {
         return Array.from(this.data as ArrayLike<number | bigint>);
     }
   }
+}
+
+/**
+ * A numeric tensor over wire bytes, for decoders that have checked the layout themselves: `datatype` is a
+ * known fixed-size type, `shape` valid, `raw` exactly the bytes the shape needs, and not written to
+ * afterwards. The TypedArray is made when `data` is first read (outputs never read cost no view): a view
+ * of `raw` when aligned for the element size, else a copy (as fromRaw). Not part of the package's exports.
+ */
+export function rawTensor<T extends FixedDataType>(name: string, datatype: T, shape: readonly number[], raw: Uint8Array): Tensor<T> {
+  trusted = true;
+  const t = new Tensor<T>(name, datatype, shape, undefined as unknown as TensorDataFor<T>);
+  holdRaw(t, raw);
+  return t;
 }
 
 function describe(v: unknown): string {

@@ -200,6 +200,16 @@ export function serializeInferRequestChunks(value: unknown, fallback: Serialize)
   return chunks;
 }
 
+/**
+ * A request's fields other than raw_input_contents as their own buffer (kept by infer-request-layout.ts);
+ * undefined when the hand codec does not cover the request.
+ */
+export function requestFieldBytes(value: Record<string, unknown>): Buffer | undefined {
+  if (!handled(value)) return undefined;
+  const w = writeFields(value);
+  return Buffer.from(w.buf.subarray(0, w.pos));
+}
+
 /** Everything but raw_input_contents. */
 function writeFields(m: Record<string, unknown>): Writer {
   const w = new Writer();

@@ -13,6 +13,7 @@ import { checkTls } from "../tls-options.ts";
 import { channelCredentials, channelOptions } from "./channel.ts";
 import { awaitChannel, connectTimeoutError } from "./connect.ts";
 import type {
+  InferEnd,
   InferRequest,
   InferResponse,
   LoadRequest,
@@ -29,7 +30,10 @@ import { openGrpcStream } from "./stream-channel.ts";
 import { statusFromGrpc } from "../shared-memory-status.ts";
 import { decodeInferResponse, encodeInferRequest, type WireInferResponse } from "./infer-codec.ts";
 import { inferenceServiceClient, modelInferCodec } from "./service.ts";
-import { H2UnaryClient, type AnswerDecoder } from "./h2/unary-client.ts";
+import { InferRequestLayouts } from "./infer-request-layout.ts";
+import { InferAnswerDecoders } from "./infer-answer-decoders.ts";
+import { endWith } from "../infer-end.ts";
+import { H2UnaryClient } from "./h2/unary-client.ts";
 import { rawOutputOffset } from "./h2/message-reader.ts";
 import { inferImplementation } from "./h2/implementation.ts";
 import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../../extension-types.ts";
@@ -84,20 +88,6 @@ function tensorMetadata(list: unknown): TensorMetadata[] {
   }));
 }
 
-/** ModelInfer's answer bytes as an InferResponse; `outputs` are the requested outputs (or undefined). */
-function decodeModelInferAnswer(bytes: Buffer, outputs: unknown): InferResponse {
-  let wire: WireInferResponse;
-  try {
-    wire = modelInferCodec().deserialize(bytes) as WireInferResponse;
-  } catch (e) {
-    // grpc-js reports an answer it cannot parse as INTERNAL.
-    throw new InferenceError("internal", `Response message parsing error: ${(e as Error).message}`, { grpcCode: 13, cause: e });
-  }
-  return decodeInferResponse(wire, outputs as InferRequest["outputs"]);
-}
-
-const PLAIN_ANSWER: AnswerDecoder<InferResponse> = { decode: decodeModelInferAnswer };
-
 export class GrpcTransport implements Transport {
   readonly protocol = "grpc" as const;
   readonly url: string;
@@ -108,6 +98,9 @@ export class GrpcTransport implements Transport {
   readonly #target: ConnectionTarget;
   /** The node:http2 path for infer; undefined when grpc-js carries it. */
   readonly #h2: H2UnaryClient | undefined;
+  /** Kept request prefixes of repeated infer calls, and the answers' decoders (the h2 paths). */
+  readonly #requestLayouts = new InferRequestLayouts();
+  readonly #answers = new InferAnswerDecoders();
 
   constructor(options: GrpcTransportOptions) {
     const target = parseTarget(options.url);
@@ -357,8 +350,14 @@ export class GrpcTransport implements Transport {
   }
 
   infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
-    if (this.#h2) return this.#h2Infer(req, call);
+    if (this.#h2) return this.#h2Infer(req, call, undefined);
     return this.#grpcJsInfer(req, call);
+  }
+
+  /** infer ended by `end` where the answer settles (the h2 paths; grpc-js: one `.then`). */
+  inferWith<T>(req: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T> {
+    if (this.#h2) return this.#h2Infer(req, call, end);
+    return endWith(this.#grpcJsInfer(req, call), end);
   }
 
   async #grpcJsInfer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
@@ -367,18 +366,22 @@ export class GrpcTransport implements Transport {
   }
 
   /** Not async: an async frame would hold the serialized request until the answer. */
-  #h2Infer(req: InferRequest, call: CallOptions): Promise<InferResponse> {
+  #h2Infer(req: InferRequest, call: CallOptions, end: undefined): Promise<InferResponse>;
+  #h2Infer<T>(req: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T>;
+  #h2Infer<T>(req: InferRequest, call: CallOptions, end: InferEnd<T> | undefined): Promise<InferResponse | T> {
     const what = `infer(${req.model})`;
     let message: Uint8Array[];
     try {
-      message = modelInferCodec().serialize(encodeInferRequest(req));
+      message = this.#requestLayouts.message(req) ?? modelInferCodec().serialize(encodeInferRequest(req));
     } catch (e) {
-      const err = InferenceError.from(e);
-      return Promise.reject(err.code === "unknown" ? new InferenceError("invalid_argument", `${what}: ${err.message}`, { cause: e }) : err);
+      let err = InferenceError.from(e);
+      if (err.code === "unknown") err = new InferenceError("invalid_argument", `${what}: ${err.message}`, { cause: e });
+      return Promise.reject(end ? end.failed(err) : err);
     }
-    // The answer is decoded by the call itself: no promise and closure per call for a .then here.
-    const decoder = req.outputs === undefined ? PLAIN_ANSWER : { decode: decodeModelInferAnswer, context: req.outputs };
-    return this.#h2!.call("ModelInfer", message, call, what, rawOutputOffset, decoder);
+    // The answer is decoded (and with `end`, made the layers' result) by the call itself: no promise and
+    // closure per call for a .then here or above.
+    const decoder = end === undefined ? this.#answers.plain(req.outputs) : this.#answers.ended(req.outputs, end);
+    return this.#h2!.call<InferResponse | T>("ModelInfer", message, call, what, rawOutputOffset, decoder);
   }
 
   openStream(call: CallOptions, handlers: StreamHandlers): StreamChannel {

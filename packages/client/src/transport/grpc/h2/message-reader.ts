@@ -6,6 +6,11 @@
 /** Offset within the message at which the bytes to align start, read from its first bytes; 0 when unknown. */
 export type AlignProbe = (head: Buffer, start: number, end: number) => number;
 
+/** Messages at least this large may be filled in place (MessageReader.inPlace). */
+export const IN_PLACE_MIN_BYTES = 256 * 1024;
+/** Room after the end of such a message's body: at least one HTTP/2 frame header. */
+const IN_PLACE_SLACK = 16;
+
 export class MessageReader {
   /** Set when the stream carried something other than one well-formed message. */
   problem: string | undefined;
@@ -18,6 +23,8 @@ export class MessageReader {
   #length = -1;
   #body: Buffer | undefined;
   #filled = 0;
+  /** Message bytes the last inPlace view was given for. */
+  #inPlaceData = 0;
 
   constructor(maxLength: number, align?: AlignProbe) {
     this.#maxLength = maxLength;
@@ -32,6 +39,34 @@ export class MessageReader {
   /** Whether a message was started but not finished. */
   get partial(): boolean {
     return this.#length >= 0 && this.#filled < this.#length;
+  }
+
+  /**
+   * Where the message's next bytes go, for a connection that reads socket bytes into it itself: a view
+   * of the body from the first byte not yet filled. `want`: how many of the stream's next bytes are
+   * message data (a DATA frame's rest); `extra`: how many bytes after them the caller would read along
+   * (the next frame's header) into room that is overwritten later or lies past the body's end. Data
+   * beyond the message's end is not taken (push must see it). Undefined unless a large message has
+   * been started and is not yet complete. Then filledInPlace.
+   */
+  inPlace(want: number, extra: number): Buffer | undefined {
+    const body = this.#body;
+    if (body === undefined || this.#length < IN_PLACE_MIN_BYTES || this.problem !== undefined) return undefined;
+    const left = this.#length - this.#filled;
+    if (left === 0) return undefined;
+    const start = body.byteOffset + this.#filled;
+    this.#inPlaceData = Math.min(want, left);
+    // The body's store has IN_PLACE_SLACK bytes past the body's end (see push).
+    const end = want > left ? start + left : start + want + Math.min(extra, IN_PLACE_SLACK);
+    return Buffer.from(body.buffer, start, end - start);
+  }
+
+  /** `n` bytes were read into the last inPlace view; returns how many of them are message data. */
+  filledInPlace(n: number): number {
+    const data = Math.min(n, this.#inPlaceData);
+    this.#filled += data;
+    this.#inPlaceData = 0;
+    return data;
   }
 
   push(chunk: Buffer): void {
@@ -57,7 +92,9 @@ export class MessageReader {
         }
         const probe = this.#align?.(chunk, off, n) ?? 0;
         const shift = (8 - (probe % 8)) % 8;
-        const store = Buffer.allocUnsafe(this.#length + shift);
+        // Large messages get room for a frame header after their end: a connection that reads DATA
+        // straight into the body (inPlace) may read the next frame's header along with the last bytes.
+        const store = Buffer.allocUnsafe(this.#length + shift + (this.#length >= IN_PLACE_MIN_BYTES ? IN_PLACE_SLACK : 0));
         this.#body = store.subarray(shift, shift + this.#length);
       }
       chunk.copy(this.#body, this.#filled, off, off + take);

@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import zlib from "node:zlib";
 import type { H2Connection, H2Session } from "./connection.ts";
 import type { AlignProbe } from "./message-reader.ts";
+import { watchAbort } from "../../http/fast/abort-watch.ts";
 import { SettlingCall } from "./settling-call.ts";
 import { NOT_CONNECTED, Status, headerMap, statusError, statusForHttp, statusForRstCode, statusFromHeaders, type GrpcStatusError } from "./status.ts";
 
@@ -222,7 +223,7 @@ function send<T>(connection: H2Connection, spec: UnaryCallSpec<T>, headers: read
   stream.on("close", onClose);
   if (signal) {
     try {
-      signal.addEventListener("abort", call, { once: true });
+      watchAbort(signal, call);
       call.signal = signal;
     } catch (e) {
       call.abandon(Status.INVALID_ARGUMENT, `signal is not an AbortSignal: ${(e as Error).message}`);

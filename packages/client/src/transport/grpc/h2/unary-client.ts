@@ -68,17 +68,25 @@ interface FailureContext {
   /** The caller's timeoutMs, for the deadline error's message. */
   timeoutMs: number | undefined;
   target: ConnectionTarget;
-  /** The caller's own context for `decode`. */
+  /** The caller's own context for `decode` and `failed`. */
   inner: unknown;
   decode: ((bytes: Buffer, context: unknown) => unknown) | undefined;
+  failed: ((error: unknown, context: unknown) => unknown) | undefined;
 }
 
 /** The InferenceError of a failed call, as the grpc-js path words it. */
-function callFailure(error: GrpcStatusError, context: unknown): InferenceError {
+function callFailure(error: GrpcStatusError, context: unknown): unknown {
   const c = context as FailureContext;
-  if (c.signal?.aborted && error.code === Status.CANCELLED) return cancelledError(c.what, c.signal.reason);
-  if (error.code === Status.DEADLINE_EXCEEDED && c.timeoutMs !== undefined) return deadlineError(c.what, c.timeoutMs);
-  return describeGrpcFailure(InferenceError.from(error), c.target);
+  let e: InferenceError;
+  if (c.signal?.aborted && error.code === Status.CANCELLED) e = cancelledError(c.what, c.signal.reason);
+  else if (error.code === Status.DEADLINE_EXCEEDED && c.timeoutMs !== undefined) e = deadlineError(c.what, c.timeoutMs);
+  else e = describeGrpcFailure(InferenceError.from(error), c.target);
+  return c.failed ? c.failed(e, c.inner) : e;
+}
+
+/** A call that fails before it starts: rejected with `error`, or with what the decoder's `failed` makes of it. */
+function failedCall<T>(decoder: AnswerDecoder<T> | undefined, error: unknown): Promise<T> {
+  return Promise.reject(decoder?.failed ? decoder.failed(error, decoder.context) : error);
 }
 
 function decodeWith(bytes: Buffer, context: unknown): unknown {
@@ -90,6 +98,11 @@ function decodeWith(bytes: Buffer, context: unknown): unknown {
 export interface AnswerDecoder<T> {
   decode: (bytes: Buffer, context: unknown) => T;
   context?: unknown;
+  /**
+   * Every other failure of the call (the InferenceError it would reject with), exactly once: the call
+   * rejects with what this returns. Default: the error itself.
+   */
+  failed?: ((error: unknown, context: unknown) => unknown) | undefined;
 }
 
 export class H2UnaryClient {
@@ -132,22 +145,27 @@ export class H2UnaryClient {
   async #prepareAndSend<T>(method: string, message: readonly Uint8Array[], call: CallOptions, what: string, align?: AlignProbe, decoder?: AnswerDecoder<T>): Promise<T> {
     const startedAt = Date.now();
     const signal = call.signal;
-    if (signal?.aborted) throw cancelledError(what, signal.reason);
     const o = this.#options;
-    const extra = o.authHook
-      ? await hookHeaders(o.authHook, { protocol: "grpc", method, url: `${o.target.address}${SERVICE_PATH}${method}` })
-      : undefined;
-    const connectMs = o.connectTimeoutMs;
-    if (connectMs !== undefined && !this.#connection.closed) {
-      const t = call.timeoutMs;
-      const left = t !== undefined && t >= 0 && Number.isFinite(t) ? t - (Date.now() - startedAt) : Infinity;
-      const callFirst = left < connectMs;
-      await this.#connection.awaitEstablished(
-        callFirst ? Math.max(0, left) : connectMs,
-        () => (callFirst ? deadlineError(what, t!) : connectTimeoutError(o.address, connectMs)),
-        signal,
-        () => cancelledError(what, signal?.reason),
-      );
+    let extra: Record<string, string> | undefined;
+    try {
+      if (signal?.aborted) throw cancelledError(what, signal.reason);
+      extra = o.authHook
+        ? await hookHeaders(o.authHook, { protocol: "grpc", method, url: `${o.target.address}${SERVICE_PATH}${method}` })
+        : undefined;
+      const connectMs = o.connectTimeoutMs;
+      if (connectMs !== undefined && !this.#connection.closed) {
+        const t = call.timeoutMs;
+        const left = t !== undefined && t >= 0 && Number.isFinite(t) ? t - (Date.now() - startedAt) : Infinity;
+        const callFirst = left < connectMs;
+        await this.#connection.awaitEstablished(
+          callFirst ? Math.max(0, left) : connectMs,
+          () => (callFirst ? deadlineError(what, t!) : connectTimeoutError(o.address, connectMs)),
+          signal,
+          () => cancelledError(what, signal?.reason),
+        );
+      }
+    } catch (e) {
+      throw decoder?.failed ? decoder.failed(e, decoder.context) : e;
     }
     return this.#send(method, message, call, what, extra, startedAt, align, decoder);
   }
@@ -173,12 +191,12 @@ export class H2UnaryClient {
     decoder: AnswerDecoder<T> | undefined,
   ): Promise<T> {
     const signal = call.signal;
-    if (signal?.aborted) return Promise.reject(cancelledError(what, signal.reason));
+    if (signal?.aborted) return failedCall(decoder, cancelledError(what, signal.reason));
     const timeoutMs = call.timeoutMs;
     if (timeoutMs !== undefined && !(timeoutMs >= 0))
-      return Promise.reject(new InferenceError("invalid_argument", `${what}: timeoutMs must be >= 0, got ${timeoutMs}`));
+      return failedCall(decoder, new InferenceError("invalid_argument", `${what}: timeoutMs must be >= 0, got ${timeoutMs}`));
     // grpc-js throws this synchronously once its channel is closed; the same words here.
-    if (this.#connection.closed) return Promise.reject(new InferenceError("invalid_argument", `${what}: Channel has been shut down`));
+    if (this.#connection.closed) return failedCall(decoder, new InferenceError("invalid_argument", `${what}: Channel has been shut down`));
     let left: number | undefined;
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) left = Math.max(0, (startedAt ?? Date.now()) + timeoutMs - Date.now());
     let headers: readonly string[];
@@ -190,14 +208,22 @@ export class H2UnaryClient {
         if (extra) addMetadata(metadata, extra);
         if (call.headers) addMetadata(metadata, call.headers);
       } catch (e) {
-        return Promise.reject(new InferenceError("invalid_argument", `${what}: ${(e as Error).message}`, { cause: e }));
+        return failedCall(decoder, new InferenceError("invalid_argument", `${what}: ${(e as Error).message}`, { cause: e }));
       }
       const pairs: string[] = [];
       for (const k of Object.keys(metadata)) pairs.push(k, metadata[k]!);
       if (left !== undefined) pairs.push("grpc-timeout", grpcTimeout(left));
       headers = requestHeaders(this.#scheme, this.#authority, SERVICE_PATH + method, pairs);
     }
-    const context: FailureContext = { what, signal, timeoutMs, target: this.#options.target, inner: decoder?.context, decode: decoder?.decode };
+    const context: FailureContext = {
+      what,
+      signal,
+      timeoutMs,
+      target: this.#options.target,
+      inner: decoder?.context,
+      decode: decoder?.decode,
+      failed: decoder?.failed,
+    };
     // Not an async function: its frame would hold `message` (the request's bytes) until the answer.
     const spec = {
       headers,
