@@ -1,7 +1,8 @@
 // HTTP/2 frames (RFC 9113 section 6): type, flag, error and setting numbers, writers for what the client
 // sends, and a reader that cuts the socket's byte stream into frames. DATA payloads are handed on as
-// views of the received chunks, piece by piece as they arrive (a 16 MB frame is never gathered); other
-// frames are handed on whole (a view when one chunk holds them, else gathered into one buffer).
+// views of the received chunks, piece by piece as they arrive (a 16 MB frame is never gathered), or read
+// by the session straight into a message's buffer and only counted here (skipData); other frames are
+// handed on whole (a view when one chunk holds them, else gathered into one buffer).
 
 export const FrameType = {
   DATA: 0,
@@ -62,7 +63,11 @@ export function writeFrameHeader(buf: Buffer, at: number, length: number, type: 
   buf[at + 2] = length & 0xff;
   buf[at + 3] = type;
   buf[at + 4] = flags;
-  buf.writeUInt32BE(streamId & 0x7fffffff, at + 5);
+  // Byte stores rather than writeUInt32BE, which checks its arguments first (this runs per frame).
+  buf[at + 5] = (streamId >>> 24) & 0x7f;
+  buf[at + 6] = (streamId >>> 16) & 0xff;
+  buf[at + 7] = (streamId >>> 8) & 0xff;
+  buf[at + 8] = streamId & 0xff;
 }
 
 export function settingsFrame(settings: readonly (readonly [number, number])[]): Buffer {
@@ -127,7 +132,7 @@ export function writeHeaders(out: Buffer, at: number, streamId: number, block: B
     const type = first ? FrameType.HEADERS : FrameType.CONTINUATION;
     const flags = (last ? Flag.END_HEADERS : 0) | (first && endStream ? Flag.END_STREAM : 0);
     writeFrameHeader(out, at, n, type, flags, streamId);
-    block.copy(out, at + FRAME_HEADER, off, off + n);
+    out.set(n === block.length ? block : block.subarray(off, off + n), at + FRAME_HEADER);
     at += FRAME_HEADER + n;
     off += n;
     first = false;
@@ -234,11 +239,38 @@ export class FrameReader {
     }
   }
 
+  /** Stream of the unpadded DATA frame whose data comes next (the caller may read it in place), else 0. */
+  get dataStream(): number {
+    return this.#state === STATE_DATA && (this.#flags & Flag.PADDED) === 0 ? this.#streamId : 0;
+  }
+
+  /** Data bytes of the current DATA frame still to come. */
+  get dataLeft(): number {
+    return this.#frameLeft;
+  }
+
+  /** Bytes of the next frame header still to come (0 inside a frame). */
+  get headerMissing(): number {
+    return this.#state === STATE_HEADER ? FRAME_HEADER - this.#headerFilled : 0;
+  }
+
+  /**
+   * `n` bytes of the current (unpadded) DATA frame's data were read by the caller straight into their
+   * destination; they are counted here as if pushed, without being handed on.
+   */
+  skipData(n: number): void {
+    if (this.#state !== STATE_DATA || n > this.#frameLeft) throw new Error(`skipData(${n}) outside a DATA frame's remaining ${this.#frameLeft} bytes`);
+    this.#frameLeft -= n;
+    if (this.#frameLeft > 0) return;
+    this.#state = STATE_HEADER;
+    this.#sink.onDataPiece(this.#streamId, EMPTY, true, (this.#flags & Flag.END_STREAM) !== 0, this.#length);
+  }
+
   #startFrame(buf: Buffer, at: number): void {
     this.#length = (buf[at]! << 16) | (buf[at + 1]! << 8) | buf[at + 2]!;
     this.#type = buf[at + 3]!;
     this.#flags = buf[at + 4]!;
-    this.#streamId = buf.readUInt32BE(at + 5) & 0x7fffffff;
+    this.#streamId = ((buf[at + 5]! & 0x7f) << 24) | (buf[at + 6]! << 16) | (buf[at + 7]! << 8) | buf[at + 8]!;
     if (this.#length > this.#maxFrameSize)
       throw new ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `frame of ${this.#length} bytes exceeds SETTINGS_MAX_FRAME_SIZE ${this.#maxFrameSize}`);
     if (this.#type === FrameType.DATA) {

@@ -19,11 +19,14 @@ export const STATIC_TABLE: readonly (readonly [string, string])[] = [
 
 export const STATIC_COUNT = STATIC_TABLE.length - 1;
 
-/** name -> lowest static index with that name; "name\0value" -> index of the exact entry. */
+/** name -> lowest static index with that name; name -> value -> index of the exact entry (two maps: no
+ * "name\0value" string built per lookup). */
 export const STATIC_NAME_INDEX = new Map<string, number>();
-export const STATIC_PAIR_INDEX = new Map<string, number>();
+export const STATIC_PAIRS = new Map<string, Map<string, number>>();
 for (let i = STATIC_COUNT; i >= 1; i--) {
   const [name, value] = STATIC_TABLE[i]!;
   STATIC_NAME_INDEX.set(name, i);
-  STATIC_PAIR_INDEX.set(`${name}\0${value}`, i);
+  let values = STATIC_PAIRS.get(name);
+  if (values === undefined) STATIC_PAIRS.set(name, (values = new Map()));
+  values.set(value, i);
 }

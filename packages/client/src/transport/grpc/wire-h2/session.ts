@@ -29,6 +29,7 @@ import {
   type FrameSink,
 } from "./frames.ts";
 import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
+import { HpackEncoder } from "./hpack-encoder.ts";
 import type { WireCall } from "./wire-call.ts";
 
 /** Per-stream receive window (the server may send this much of an answer before we read any of it). */
@@ -45,6 +46,12 @@ const JOIN_LIMIT = 16 * 1024;
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
 /** Pieces at least this large are written on their own rather than joined with the turn's small frames. */
 const DIRECT_WRITE_BYTES = 16 * 1024;
+/** The buffer small frames are written into, turn after turn (see #flush). */
+const OUT_BUFFER_BYTES = 64 * 1024;
+/** Plaintext reads outside large answers go into a buffer of this size (net's own read size). */
+const READ_BUFFER_BYTES = 64 * 1024;
+/** Reads at least this large are handed on in their buffer; smaller ones are copied out of it. */
+const HAND_ON_BYTES = 32 * 1024;
 
 export interface WireSessionOptions {
   hostname: string;
@@ -91,6 +98,8 @@ export class WireSession implements FrameSink {
   #sendWindow = 65_535;
   #recvUnacked = 0;
   readonly #decoder = new HpackDecoder();
+  /** Request header blocks, with the dynamic table the server's decoder mirrors. */
+  readonly #encoder = new HpackEncoder();
   /** The decoded header list, reused for every block (calls copy what they keep). */
   readonly #headerList: string[] = [];
   readonly #reader: FrameReader;
@@ -98,17 +107,26 @@ export class WireSession implements FrameSink {
   #fragments: Buffer[] | undefined;
   #fragmentStream = 0;
   #fragmentEndStream = false;
+  /** A WINDOW_UPDATE gave credit: pump once the read is parsed. */
+  #pumpWanted = false;
   /** A flush is scheduled for this turn. */
   #corked = false;
-  /** Small frames queued this turn. */
-  #pending: Uint8Array[] = [];
-  #pendingBytes = 0;
+  /** Small frames of this turn, written in place at [#outStart, #outAt) of #out; undefined until needed. */
+  #out: Buffer | undefined;
+  #outStart = 0;
+  #outAt = 0;
   #closing = false;
   #gone = false;
   /** A connection error was found: nothing more is read. */
   #broken = false;
   #keepalive: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
+  /** Plaintext: the read buffer (undefined once handed on with what was read into it). */
+  #readBuffer: Buffer | undefined;
+  /** The call whose answer the pending read fills in place; undefined when it goes to #readBuffer. */
+  #readCall: WireCall<unknown> | undefined;
+  /** The call whose DATA the last read filled in place: the next frame header is read in place too. */
+  #lastInPlace: WireCall<unknown> | undefined;
 
   constructor(owner: SessionOwner, options: WireSessionOptions) {
     this.#owner = owner;
@@ -118,10 +136,14 @@ export class WireSession implements FrameSink {
     if (options.tls) {
       this.socket = tls.connect({ ...options.tls, ...connect, ALPNProtocols: ["h2"] });
       this.socket.once("secureConnect", () => this.#onSecureConnect());
-    } else this.socket = net.connect(connect);
-    // Each read arrives as its own Buffer, so answers can stay views of it (a shared read buffer through
-    // net's `onread` measured no lower: the copy it needs per answer ate the saving).
-    this.socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+      // Each read arrives as its own Buffer, so answers can stay views of it.
+      this.socket.on("data", (chunk: Buffer) => this.#onData(chunk));
+    } else {
+      // Plaintext: the session picks where each read lands (net's `onread`, no Readable machinery): the
+      // rest of a large answer's DATA frame straight into the message's buffer, anything else into a
+      // read buffer of its own (#readTarget, #onRead).
+      this.socket = net.connect({ ...connect, onread: { buffer: () => this.#readTarget(), callback: (n: number, buf: Uint8Array) => this.#onRead(n, buf as Buffer) } });
+    }
     const socket = this.socket;
     socket.unref();
     socket.on("error", (e: Error) => {
@@ -178,39 +200,27 @@ export class WireSession implements FrameSink {
     this.#streams.set(id, call);
     this.#active++;
     const dataLength = call.sendLeft;
-    const joined = call.joined;
-    if (joined !== undefined) {
-      if (dataLength <= this.#sendWindow && dataLength <= call.sendWindow) {
-        // The usual call, built whole by the caller: HEADERS + DATA with END_STREAM; only the ids go in here.
-        joined.writeUInt32BE(id, 5);
-        joined.writeUInt32BE(id, joined.length - dataLength - 4);
-        this.#sendWindow -= dataLength;
-        call.sendWindow -= dataLength;
-        call.sendLeft = 0;
-        call.localDone = true;
-        call.joined = undefined;
-        this.#write(joined);
-        return;
-      }
-      // No window for it now: the HEADERS frame goes, the DATA waits for credit.
-      const headersEnd = joined.length - dataLength - FRAME_HEADER;
-      joined.writeUInt32BE(id, 5);
-      this.#write(joined.subarray(0, headersEnd));
-      call.chunks = [joined.subarray(headersEnd + FRAME_HEADER)];
-      call.joined = undefined;
-      this.#blocked.push(call);
-      this.#pump();
-      return;
-    }
-    const block = call.block;
+    // Encoded here, as its HEADERS frame is queued: blocks reach the socket in the order they were encoded.
+    const block = this.#encoder.encode(call.headers, call.sharedHeaders);
     const maxFrame = this.#peerMaxFrame;
     const hsize = headersSize(block.length, maxFrame);
     if (dataLength <= JOIN_LIMIT && dataLength <= maxFrame && dataLength <= this.#sendWindow && dataLength <= call.sendWindow) {
-      // The usual call: HEADERS and the whole message in one DATA frame with END_STREAM, one buffer.
-      const out = Buffer.allocUnsafe(hsize + FRAME_HEADER + dataLength);
-      let at = writeHeaders(out, 0, id, block, maxFrame, false);
+      // The usual call: HEADERS and the whole message in one DATA frame with END_STREAM, written straight
+      // into the turn's buffer (one copy of the message, no buffer per call).
+      const size = hsize + FRAME_HEADER + dataLength;
+      let out: Buffer;
+      let at: number;
+      if (size < DIRECT_WRITE_BYTES) {
+        out = this.#room(size);
+        at = this.#outAt;
+      } else {
+        out = Buffer.allocUnsafe(size);
+        at = 0;
+      }
+      at = writeHeaders(out, at, id, block, maxFrame, false);
       writeFrameHeader(out, at, dataLength, FrameType.DATA, Flag.END_STREAM, id);
       at += FRAME_HEADER;
+      if (!call.prefixed) at = writePrefix(out, at, dataLength - 5);
       const chunks = call.chunks;
       for (let i = 0; i < chunks.length; i++) {
         const c = chunks[i]!;
@@ -222,8 +232,15 @@ export class WireSession implements FrameSink {
       call.sendLeft = 0;
       call.localDone = true;
       call.chunks = EMPTY_CHUNKS;
-      this.#write(out);
+      if (size < DIRECT_WRITE_BYTES) this.#outAt = at;
+      else this.#write(out);
       return;
+    }
+    if (!call.prefixed) {
+      const prefix = Buffer.allocUnsafe(5);
+      writePrefix(prefix, 0, dataLength - 5);
+      call.chunks = [prefix, ...call.chunks];
+      call.prefixed = true;
     }
     const out = Buffer.allocUnsafe(hsize);
     writeHeaders(out, 0, id, block, maxFrame, false);
@@ -234,35 +251,40 @@ export class WireSession implements FrameSink {
 
   /** Sends request bytes of blocked streams as far as the windows allow. */
   #pump(): void {
+    this.#pumpWanted = false;
     const blocked = this.#blocked;
     if (blocked.length === 0 || this.#sendWindow <= 0) return;
-    // All frames of one pump leave in one writev (a 16 KiB frame size means thousands of frames per tensor).
-    this.socket.cork();
+    // All frames of one pump leave in one writev, after the small frames queued before them: each DATA
+    // frame as its header and views of the caller's chunks (a 16 KiB frame size means thousands of
+    // frames per large tensor).
+    const socket = this.socket;
+    socket.cork();
     let i = 0;
     while (i < blocked.length && this.#sendWindow > 0) {
       const call = blocked[i]!;
-      if (!call.closed) this.#sendSome(call);
+      if (!call.closed) this.#sendSome(call, socket);
       if (call.localDone || call.closed) blocked.splice(i, 1);
       else i++;
     }
-    this.#flush();
-    this.socket.uncork();
+    socket.uncork();
   }
 
-  #sendSome(call: WireCall<unknown>): void {
+  #sendSome(call: WireCall<unknown>, socket: net.Socket): void {
+    // Frames queued earlier (this stream's HEADERS among them) go first.
+    this.#flush();
     while (call.sendLeft > 0 && this.#sendWindow > 0 && call.sendWindow > 0) {
       const n = Math.min(call.sendLeft, this.#sendWindow, call.sendWindow, this.#peerMaxFrame);
       const last = n === call.sendLeft;
       const header = Buffer.allocUnsafe(FRAME_HEADER);
       writeFrameHeader(header, 0, n, FrameType.DATA, last ? Flag.END_STREAM : 0, call.id);
-      this.#write(header);
+      socket.write(header);
       // The payload as views of the caller's chunks: no copy of large tensors.
       let left = n;
       while (left > 0) {
         const chunk = call.chunks[call.chunkIndex]!;
         const avail = chunk.byteLength - call.chunkOffset;
         const take = Math.min(avail, left);
-        this.#write(take === chunk.byteLength ? chunk : chunk.subarray(call.chunkOffset, call.chunkOffset + take));
+        socket.write(take === chunk.byteLength ? chunk : chunk.subarray(call.chunkOffset, call.chunkOffset + take));
         left -= take;
         if (take === avail) {
           call.chunkIndex++;
@@ -330,26 +352,46 @@ export class WireSession implements FrameSink {
    * what is queued, never copied.
    */
   #write(buf: Uint8Array): void {
-    if (buf.byteLength >= DIRECT_WRITE_BYTES) {
+    const n = buf.byteLength;
+    if (n >= DIRECT_WRITE_BYTES) {
       this.#flush();
       this.socket.write(buf);
       return;
     }
-    if (this.#pending.length === 0 && !this.#corked) {
+    const out = this.#room(n);
+    out.set(buf, this.#outAt);
+    this.#outAt += n;
+  }
+
+  /** The turn's buffer with room for `n` more bytes at #outAt (n < DIRECT_WRITE_BYTES); the flush is scheduled. */
+  #room(n: number): Buffer {
+    if (this.#outAt === this.#outStart && !this.#corked) {
       this.#corked = true;
       process.nextTick(uncork, this);
     }
-    this.#pending.push(buf);
-    this.#pendingBytes += buf.byteLength;
+    let out = this.#out;
+    if (out !== undefined && this.#outAt + n <= out.length) return out;
+    // Full: what is there goes now (the order on the wire stays), the rest of the turn continues after it.
+    this.#flush();
+    out = this.#out;
+    if (out === undefined || this.#outAt + n > out.length) {
+      out = this.#out = Buffer.allocUnsafeSlow(OUT_BUFFER_BYTES);
+      this.#outStart = this.#outAt = 0;
+    }
+    return out;
   }
 
   #flush(): void {
-    const pending = this.#pending;
-    if (pending.length === 0) return;
-    const data = pending.length === 1 ? pending[0]! : Buffer.concat(pending, this.#pendingBytes);
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    this.socket.write(data);
+    const start = this.#outStart;
+    const end = this.#outAt;
+    if (end === start) return;
+    const socket = this.socket;
+    socket.write(this.#out!.subarray(start, end));
+    // The socket took the bytes at once (plaintext, kernel buffer not full): the buffer starts over. Else
+    // (TLS, backpressure, still connecting) the written part is held until sent and is not touched again:
+    // the next turns fill what follows it, then a new buffer.
+    if (socket.writableLength === 0) this.#outStart = this.#outAt = 0;
+    else this.#outStart = end;
   }
 
   /** Writes what the turn queued (run from process.nextTick, and before a close). */
@@ -364,10 +406,80 @@ export class WireSession implements FrameSink {
       socket.destroy(new Error(`the server did not agree to HTTP/2 over TLS (ALPN answered ${JSON.stringify(socket.alpnProtocol || "nothing")}, expected "h2")`));
   }
 
+  /**
+   * The buffer the next plaintext read goes into. Inside an unpadded DATA frame of a large answer that is
+   * being filled: the answer's buffer where the data continues, sized to the frame's rest plus the next
+   * frame header (read into room the data overwrites next, so that a run of DATA frames costs one read
+   * each and no copy). Right after such a frame: that header alone, in the same place. Otherwise the
+   * session's read buffer. (A target chosen for a call that then fails stays net's read buffer until the
+   * next read: bytes still arriving for that stream land there harmlessly.)
+   */
+  #readTarget(): Uint8Array {
+    const last = this.#lastInPlace;
+    this.#lastInPlace = undefined;
+    this.#readCall = undefined;
+    if (!this.#broken) {
+      const r = this.#reader;
+      const id = r.dataStream;
+      let call: WireCall<unknown> | undefined;
+      let target: Buffer | undefined;
+      if (id !== 0) {
+        call = this.#streams.get(id);
+        target = call?.readTarget(r.dataLeft, FRAME_HEADER);
+      } else if (last !== undefined && !last.closed && r.headerMissing > 0) {
+        call = last;
+        target = call.readTarget(0, r.headerMissing);
+      }
+      if (target !== undefined) {
+        this.#readCall = call;
+        return target;
+      }
+    }
+    return (this.#readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
+  }
+
+  /** `n` bytes were read into `buf`, the buffer #readTarget gave. Always true: reading goes on. */
+  #onRead(n: number, buf: Buffer): boolean {
+    if (!this.#broken) this.#read(n, buf);
+    return true;
+  }
+
+  #read(n: number, buf: Buffer): void {
+    const call = this.#readCall;
+    try {
+      if (call === undefined) {
+        let chunk: Buffer;
+        if (n >= HAND_ON_BYTES) {
+          // Handed on as it is (answers may keep views of it); the next read gets a new buffer.
+          chunk = buf.subarray(0, n);
+          this.#readBuffer = undefined;
+        } else {
+          // Small reads are copied out: the buffer is reused, and an answer kept as a view holds only these bytes.
+          chunk = Buffer.allocUnsafe(n);
+          buf.copy(chunk, 0, 0, n);
+        }
+        this.#reader.push(chunk);
+      } else {
+        const r = this.#reader;
+        const data = call.filledInPlace(n);
+        if (data > 0) r.skipData(data);
+        // What came after the data: (part of) the next frame header, parsed or copied by the reader at once.
+        if (n > data) r.push(buf.subarray(data, n));
+        // Its next frame header is read in place too (when the data went on, or a header is half read).
+        if (r.dataStream === 0 && (data > 0 || r.headerMissing < FRAME_HEADER)) this.#lastInPlace = call;
+      }
+      if (this.#pumpWanted) this.#pump();
+    } catch (e) {
+      this.#connectionError(e);
+    }
+  }
+
   #onData(chunk: Buffer): void {
     if (this.#broken) return;
     try {
       this.#reader.push(chunk);
+      // Window updates of one read (connection and stream usually come together) send once.
+      if (this.#pumpWanted) this.#pump();
     } catch (e) {
       this.#connectionError(e);
     }
@@ -524,7 +636,9 @@ export class WireSession implements FrameSink {
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${value} outside 16384..16777215`);
         this.#peerMaxFrame = value;
       } else if (id === Setting.ENABLE_PUSH && value > 1) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH ${value}`);
-      // HEADER_TABLE_SIZE: our encoder never indexes; MAX_HEADER_LIST_SIZE: request headers are small.
+      // Before our ACK goes out: blocks after it start with the size update the new limit asks for.
+      else if (id === Setting.HEADER_TABLE_SIZE) this.#encoder.setLimit(value);
+      // MAX_HEADER_LIST_SIZE: request headers are small.
     }
     this.#write(SETTINGS_ACK);
     if (!this.established) {
@@ -544,7 +658,7 @@ export class WireSession implements FrameSink {
       if (increment === 0) throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, "WINDOW_UPDATE with increment 0 on the connection");
       this.#sendWindow += increment;
       if (this.#sendWindow > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, "connection send window beyond 2^31-1");
-      this.#pump();
+      this.#pumpWanted = true;
       return;
     }
     const call = this.#streams.get(streamId);
@@ -557,7 +671,7 @@ export class WireSession implements FrameSink {
       return;
     }
     call.sendWindow += increment;
-    this.#pump();
+    this.#pumpWanted = true;
   }
 
   #onRstStream(streamId: number, payload: Buffer): void {
@@ -622,6 +736,16 @@ export class WireSession implements FrameSink {
 }
 
 const EMPTY_CHUNKS: readonly Uint8Array[] = [];
+
+/** A gRPC message prefix (uncompressed, `length` bytes) at `at`; returns its end. */
+function writePrefix(out: Buffer, at: number, length: number): number {
+  out[at] = 0;
+  out[at + 1] = length >>> 24;
+  out[at + 2] = (length >>> 16) & 0xff;
+  out[at + 3] = (length >>> 8) & 0xff;
+  out[at + 4] = length & 0xff;
+  return at + 5;
+}
 const PING_PAYLOAD = Buffer.from("iaas-h2p", "latin1");
 
 function payloadHas(payload: Buffer, id: number): boolean {

@@ -1,48 +1,49 @@
-// One unary gRPC call on the client's own HTTP/2 connection: the request's header block (encoded once per
-// shared header list), the 5-byte prefix and the message, the answer read by MessageReader from DATA
+// One unary gRPC call on the client's own HTTP/2 connection: the request's header list (encoded by the
+// session's HPACK encoder when its stream opens), the 5-byte prefix and the message, the answer read by MessageReader from DATA
 // pieces, the status from trailers or a trailers-only response. It takes the same UnaryCallSpec as the
 // node:http2 path (h2/unary-call.ts), so H2UnaryClient drives both; failures are the same grpc-js-shaped
 // status errors. Per call: this object (reader, settlers, stream state in one) and the promise; the
 // abort listener is the object itself and the deadline callback a shared function.
+import { watchAbort } from "../../http/fast/abort-watch.ts";
 import { SettlingCall } from "../h2/settling-call.ts";
 import { Status, decodeGrpcMessage, statusError, statusForHttp, type GrpcStatusError } from "../h2/status.ts";
 import type { UnaryCallSpec } from "../h2/unary-call.ts";
 import type { WireConnection } from "./connection.ts";
-import { DEFAULT_MAX_FRAME_SIZE, FRAME_HEADER, Flag, FrameType, writeFrameHeader } from "./frames.ts";
-import { encodeHeaderBlock } from "./hpack-encoder.ts";
 import type { WireSession } from "./session.ts";
 
-const NO_CHUNKS: readonly Uint8Array[] = [];
 /** Response headers every answer carries: not kept as an error's metadata unless something else comes too. */
 const ROUTINE_HEADERS = new Set(["content-type", "grpc-encoding", "grpc-accept-encoding", "date", "server"]);
-/** Requests up to this size (with their 5-byte prefix) are built as one buffer with their HEADERS frame. */
-const JOIN_LIMIT = 16 * 1024;
+/** Requests up to this size (with their 5-byte prefix) get the prefix written by the session with their frames. */
+export const JOIN_LIMIT = 16 * 1024;
 
-/** Header blocks of shared header lists (H2UnaryClient keeps one list per method for plain calls). */
-const blocks = new WeakMap<readonly string[], Buffer>();
+/** The wire lists of shared header lists (H2UnaryClient keeps one list per method for plain calls). */
+const wireLists = new WeakMap<readonly string[], readonly string[]>();
 
 /**
- * The block of `headers`. This path does not decompress answers, so it asks for none: the list's
- * grpc-accept-encoding (written for the node:http2 path, which does) is sent as "identity".
+ * The list as sent. This path does not decompress answers, so it asks for none: the list's
+ * grpc-accept-encoding (written for the node:http2 path, which does) is sent as "identity". A shared list
+ * maps to one wire list, so the session's encoder keeps one block for it.
  */
-function headerBlock(headers: readonly string[], shared: boolean): Buffer {
-  let block = shared ? blocks.get(headers) : undefined;
-  if (block !== undefined) return block;
-  const list = headers.slice();
-  for (let i = 0; i < list.length; i += 2) if (list[i] === "grpc-accept-encoding") list[i + 1] = "identity";
-  block = encodeHeaderBlock(list);
-  if (shared) blocks.set(headers, block);
-  return block;
+function wireHeaders(headers: readonly string[], shared: boolean): readonly string[] {
+  let list = shared ? wireLists.get(headers) : undefined;
+  if (list !== undefined) return list;
+  const copy = headers.slice();
+  for (let i = 0; i < copy.length; i += 2) if (copy[i] === "grpc-accept-encoding") copy[i + 1] = "identity";
+  if (shared) wireLists.set(headers, copy);
+  return copy;
 }
 
 export class WireCall<T> extends SettlingCall<T> {
   session: WireSession | undefined;
   // Stream state, kept by the session.
   id = 0;
-  readonly block: Buffer;
-  /** Small requests: HEADERS and DATA (END_STREAM) frames built whole, stream ids left 0 for the session. */
-  joined: Buffer | undefined;
+  /** The request's header list, encoded by the session's HPACK encoder when the stream opens. */
+  readonly headers: readonly string[];
+  /** `headers` is shared by many calls (the encoder may keep its block). */
+  readonly sharedHeaders: boolean;
+  /** The message; without its 5-byte prefix until `prefixed` (small requests get it written in place). */
   chunks: readonly Uint8Array[];
+  prefixed: boolean;
   chunkIndex = 0;
   chunkOffset = 0;
   sendLeft: number;
@@ -62,17 +63,19 @@ export class WireCall<T> extends SettlingCall<T> {
 
   constructor(
     spec: UnaryCallSpec<T>,
-    block: Buffer,
-    joined: Buffer | undefined,
+    headers: readonly string[],
+    sharedHeaders: boolean,
     chunks: readonly Uint8Array[],
+    prefixed: boolean,
     length: number,
     resolve: (value: T) => void,
     reject: (error: unknown) => void,
   ) {
     super(spec, resolve, reject);
-    this.block = block;
-    this.joined = joined;
+    this.headers = headers;
+    this.sharedHeaders = sharedHeaders;
     this.chunks = chunks;
+    this.prefixed = prefixed;
     this.sendLeft = length;
   }
 
@@ -149,6 +152,14 @@ export class WireCall<T> extends SettlingCall<T> {
     }
   }
 
+  /**
+   * Where the answer's next bytes can be read straight from the socket (MessageReader.inPlace): only
+   * while a large 200 answer is being read into its buffer.
+   */
+  readTarget(want: number, extra: number): Buffer | undefined {
+    return this.settled || this.#httpStatus !== 200 ? undefined : this.inPlace(want, extra);
+  }
+
   /** END_STREAM from the server: the answer is complete. */
   onEnd(): void {
     if (this.settled) return;
@@ -165,6 +176,15 @@ export class WireCall<T> extends SettlingCall<T> {
       return this.settle(statusError(Status.INTERNAL, "Received a compressed message although the call asked for none (grpc-accept-encoding: identity)"));
     this.settle(undefined, body);
   }
+}
+
+// The promise's settlers, taken by a shared executor (Promise runs it synchronously) instead of a closure
+// per call.
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function captureSettlers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
 }
 
 function onDeadline(call: WireCall<unknown>): void {
@@ -187,40 +207,25 @@ export function wireUnaryCall<T = Buffer>(connection: WireConnection, spec: Unar
   if (length > spec.maxMessageLength) return rejected(spec, statusError(Status.RESOURCE_EXHAUSTED, `Sent message larger than max (${length} vs. ${spec.maxMessageLength})`));
   const signal = spec.signal;
   if (signal?.aborted) return rejected(spec, statusError(Status.CANCELLED, "Cancelled on client"));
-  const block = headerBlock(spec.headers, sharedHeaders);
-  let joined: Buffer | undefined;
-  let chunks: readonly Uint8Array[] = NO_CHUNKS;
-  if (length + 5 <= JOIN_LIMIT && block.length <= DEFAULT_MAX_FRAME_SIZE) {
-    // One buffer for the whole request (HTTP/2's default frame size bounds both frames, so it fits any peer).
-    joined = Buffer.allocUnsafe(2 * FRAME_HEADER + block.length + 5 + length);
-    writeFrameHeader(joined, 0, block.length, FrameType.HEADERS, Flag.END_HEADERS, 0);
-    block.copy(joined, FRAME_HEADER);
-    let at = FRAME_HEADER + block.length;
-    writeFrameHeader(joined, at, length + 5, FrameType.DATA, Flag.END_STREAM, 0);
-    at += FRAME_HEADER;
-    joined[at] = 0;
-    joined.writeUInt32BE(length, at + 1);
-    at += 5;
-    for (let i = 0; i < message.length; i++) {
-      const m = message[i]!;
-      joined.set(m, at);
-      at += m.byteLength;
-    }
-  } else {
+  const headers = wireHeaders(spec.headers, sharedHeaders);
+  let chunks: readonly Uint8Array[] = message;
+  let prefixed = false;
+  if (length + 5 > JOIN_LIMIT) {
+    // Large requests leave as views of the caller's chunks after their own prefix.
     const prefix = Buffer.allocUnsafe(5);
     prefix[0] = 0;
     prefix.writeUInt32BE(length, 1);
     const list: Uint8Array[] = [prefix];
     for (let i = 0; i < message.length; i++) list.push(message[i]!);
     chunks = list;
+    prefixed = true;
   }
-  let call!: WireCall<T>;
-  const promise = new Promise<T>((resolve, reject) => {
-    call = new WireCall(spec, block, joined, chunks, length + 5, resolve, reject);
-  });
+  const promise = new Promise<T>(captureSettlers);
+  const call = new WireCall<T>(spec, headers, sharedHeaders, chunks, prefixed, length + 5, capturedResolve as (value: T) => void, capturedReject!);
+  capturedResolve = capturedReject = undefined;
   if (signal) {
     try {
-      signal.addEventListener("abort", call, { once: true });
+      watchAbort(signal, call);
       call.signal = signal;
     } catch (e) {
       call.settle(statusError(Status.INVALID_ARGUMENT, `signal is not an AbortSignal: ${(e as Error).message}`));
