@@ -101,6 +101,9 @@ export class GrpcTransport implements Transport {
   /** Kept request prefixes of repeated infer calls, and the answers' decoders (the h2 paths). */
   readonly #requestLayouts = new InferRequestLayouts();
   readonly #answers = new InferAnswerDecoders();
+  /** The last infer's model and its "infer(model)": calls to one model share the string (no string per call). */
+  #whatModel: string | undefined;
+  #what = "";
 
   constructor(options: GrpcTransportOptions) {
     const target = parseTarget(options.url);
@@ -369,7 +372,11 @@ export class GrpcTransport implements Transport {
   #h2Infer(req: InferRequest, call: CallOptions, end: undefined): Promise<InferResponse>;
   #h2Infer<T>(req: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T>;
   #h2Infer<T>(req: InferRequest, call: CallOptions, end: InferEnd<T> | undefined): Promise<InferResponse | T> {
-    const what = `infer(${req.model})`;
+    if (req.model !== this.#whatModel) {
+      this.#whatModel = req.model;
+      this.#what = `infer(${req.model})`;
+    }
+    const what = this.#what;
     let message: Uint8Array[];
     try {
       message = this.#requestLayouts.message(req) ?? modelInferCodec().serialize(encodeInferRequest(req));

@@ -6,29 +6,50 @@
 /** Offset within the message at which the bytes to align start, read from its first bytes; 0 when unknown. */
 export type AlignProbe = (head: Buffer, start: number, end: number) => number;
 
+/** What a reader needs to know of its call: the largest message accepted, and where to align the body. */
+export interface ReaderLimits {
+  readonly maxMessageLength: number;
+  readonly align?: AlignProbe | undefined;
+}
+
 /** Messages at least this large may be filled in place (MessageReader.inPlace). */
 export const IN_PLACE_MIN_BYTES = 256 * 1024;
 /** Room after the end of such a message's body: at least one HTTP/2 frame header. */
 const IN_PLACE_SLACK = 16;
 
-export class MessageReader {
+/** MessageReader.bits: the message is compressed (flag 1 in its prefix). */
+const COMPRESSED = 1;
+/** The lowest bit of MessageReader.bits that subclasses may use (SettlingCall, WireCall). */
+export const FIRST_FREE_BIT = 2;
+
+export class MessageReader<L extends ReaderLimits = ReaderLimits> {
   /** Set when the stream carried something other than one well-formed message. */
   problem: string | undefined;
-  compressed = false;
-  messages = 0;
-  readonly #maxLength: number;
-  readonly #align: AlignProbe | undefined;
-  #prefix: Buffer | undefined;
-  #prefixFilled = 0;
+  /**
+   * Boolean state of the reader and of the calls built on it, one bit each (COMPRESSED here, the rest from
+   * FIRST_FREE_BIT up): a field per flag costs 8 bytes a call in flight.
+   */
+  protected bits = 0;
+  /** One object that calls of the same kind share (a subclass keeps more of the call's settings in it). */
+  protected readonly limits: L;
+  /** The message's length from its prefix; -1 until the prefix is read. */
   #length = -1;
+  /**
+   * The message; while #length < 0, the bytes of a prefix split over chunks (with #filled counting them): no
+   * fields of their own, which every call in flight would pay for.
+   */
   #body: Buffer | undefined;
   #filled = 0;
   /** Message bytes the last inPlace view was given for. */
   #inPlaceData = 0;
 
-  constructor(maxLength: number, align?: AlignProbe) {
-    this.#maxLength = maxLength;
-    this.#align = align;
+  /** `limits`: the shared settings, or the largest message accepted (with `align`). */
+  constructor(limits: L | number, align?: AlignProbe) {
+    this.limits = typeof limits === "number" ? ({ maxMessageLength: limits, align } as ReaderLimits as L) : limits;
+  }
+
+  get compressed(): boolean {
+    return (this.bits & COMPRESSED) !== 0;
   }
 
   /** The complete message, or undefined when none (or only part of one) arrived. */
@@ -90,7 +111,7 @@ export class MessageReader {
           off += take;
           continue;
         }
-        const probe = this.#align?.(chunk, off, n) ?? 0;
+        const probe = this.limits.align?.(chunk, off, n) ?? 0;
         const shift = (8 - (probe % 8)) % 8;
         // Large messages get room for a frame header after their end: a connection that reads DATA
         // straight into the body (inPlace) may read the next frame's header along with the last bytes.
@@ -106,30 +127,33 @@ export class MessageReader {
   #readPrefix(chunk: Buffer, off: number): number {
     let flag: number;
     let length: number;
-    if (this.#prefixFilled === 0 && chunk.length - off >= 5) {
+    if (this.#filled === 0 && chunk.length - off >= 5) {
       flag = chunk[off]!;
       length = chunk.readUInt32BE(off + 1);
       off += 5;
     } else {
-      this.#prefix ??= Buffer.allocUnsafe(5);
-      const take = Math.min(5 - this.#prefixFilled, chunk.length - off);
-      chunk.copy(this.#prefix, this.#prefixFilled, off, off + take);
-      this.#prefixFilled += take;
+      // A prefix split over chunks: gathered in #body, counted by #filled (#length is still -1).
+      const prefix = (this.#body ??= Buffer.allocUnsafe(5));
+      const take = Math.min(5 - this.#filled, chunk.length - off);
+      chunk.copy(prefix, this.#filled, off, off + take);
+      this.#filled += take;
       off += take;
-      if (this.#prefixFilled < 5) return off;
-      flag = this.#prefix[0]!;
-      length = this.#prefix.readUInt32BE(1);
+      if (this.#filled < 5) return off;
+      flag = prefix[0]!;
+      length = prefix.readUInt32BE(1);
+      this.#body = undefined;
     }
-    this.messages++;
     if (flag > 1) {
       this.problem = `Invalid message flag ${flag}`;
       return off;
     }
-    if (length > this.#maxLength) {
-      this.problem = `Received message larger than max (${length} vs. ${this.#maxLength})`;
+    const maxLength = this.limits.maxMessageLength;
+    if (length > maxLength) {
+      this.problem = `Received message larger than max (${length} vs. ${maxLength})`;
       return off;
     }
-    this.compressed = flag === 1;
+    if (flag === 1) this.bits |= COMPRESSED;
+    else this.bits &= ~COMPRESSED;
     this.#length = length;
     this.#filled = 0;
     if (length === 0) this.#body = Buffer.alloc(0);

@@ -41,6 +41,20 @@ export interface UnaryCallSpec<T = Buffer> {
   fail?: ((error: GrpcStatusError, context: unknown) => unknown) | undefined;
   /** Handed to `decode` and `fail` (what they need of the call, without a closure per call). */
   context?: unknown;
+  /**
+   * The same maxMessageLength, align, decode, fail and context in one object that calls of one kind share:
+   * a call in flight then keeps a reference to it instead of an object (or fields) of its own.
+   */
+  ends?: CallEnds<T> | undefined;
+}
+
+/** What a call keeps of its spec until it settles (SettlingCall). */
+export interface CallEnds<T> {
+  readonly maxMessageLength: number;
+  readonly align?: AlignProbe | undefined;
+  readonly decode?: ((bytes: Buffer, context: unknown) => T) | undefined;
+  readonly fail?: ((error: GrpcStatusError, context: unknown) => unknown) | undefined;
+  readonly context?: unknown;
 }
 
 const gzip = promisify(zlib.gzip);
@@ -97,8 +111,8 @@ class UnaryCall<T> extends SettlingCall<T> {
   status: { code: number; details: string; metadata: IncomingHttpHeaders } | undefined;
   streamError: Error | undefined;
 
-  constructor(spec: UnaryCallSpec<T>, session: H2Session, resolve: (value: T) => void, reject: (error: unknown) => void) {
-    super(spec, resolve, reject);
+  constructor(spec: UnaryCallSpec<T>, session: H2Session, resolve: (value: T) => void) {
+    super(spec, resolve);
     this.session = session;
   }
 
@@ -210,8 +224,8 @@ function send<T>(connection: H2Connection, spec: UnaryCallSpec<T>, headers: read
     return rejected(spec, statusError(Status.UNAVAILABLE, session.established ? `Connection dropped: ${why}` : `${NOT_CONNECTED}. Last error: ${why}`, {}, e));
   }
   let call!: UnaryCall<T>;
-  const promise = new Promise<T>((resolve, reject) => {
-    call = new UnaryCall(spec, session, resolve, reject);
+  const promise = new Promise<T>((resolve) => {
+    call = new UnaryCall(spec, session, resolve);
   });
   call.stream = stream;
   stream[CALL] = call as UnaryCall<unknown>;

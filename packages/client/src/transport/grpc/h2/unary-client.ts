@@ -15,7 +15,7 @@ import { WireConnection } from "../wire-h2/connection.ts";
 import { wireUnaryCall } from "../wire-h2/wire-call.ts";
 import type { AlignProbe } from "./message-reader.ts";
 import { Status, grpcTimeout, type GrpcStatusError } from "./status.ts";
-import { requestHeaders, unaryCall } from "./unary-call.ts";
+import { requestHeaders, unaryCall, type CallEnds } from "./unary-call.ts";
 
 const SERVICE_PATH = "/inference.GRPCInferenceService/";
 const LEGAL_KEY = /^[0-9a-z_.-]+$/;
@@ -61,8 +61,14 @@ function authorityOf(address: string, secure: boolean, servername: string | unde
   }
 }
 
-/** What a call's failure handler needs (one object per call instead of a closure). */
-interface FailureContext {
+/**
+ * What a call keeps until it settles, in one object: the CallEnds (limits, decodeWith, callFailure) whose
+ * `context` is the object itself, and what the failure handler and decoder need (instead of a closure).
+ * Shared by calls that repeat all of it (H2UnaryClient.#ends).
+ */
+interface FailureContext extends CallEnds<unknown> {
+  /** The object itself (set once made). */
+  context: unknown;
   what: string;
   signal: AbortSignal | undefined;
   /** The caller's timeoutMs, for the deadline error's message. */
@@ -70,7 +76,8 @@ interface FailureContext {
   target: ConnectionTarget;
   /** The caller's own context for `decode` and `failed`. */
   inner: unknown;
-  decode: ((bytes: Buffer, context: unknown) => unknown) | undefined;
+  /** The caller's decode (the CallEnds' `decode` is decodeWith, which calls it). */
+  answerDecode: ((bytes: Buffer, context: unknown) => unknown) | undefined;
   failed: ((error: unknown, context: unknown) => unknown) | undefined;
 }
 
@@ -91,7 +98,7 @@ function failedCall<T>(decoder: AnswerDecoder<T> | undefined, error: unknown): P
 
 function decodeWith(bytes: Buffer, context: unknown): unknown {
   const c = context as FailureContext;
-  return c.decode ? c.decode(bytes, c.inner) : bytes;
+  return c.answerDecode ? c.answerDecode(bytes, c.inner) : bytes;
 }
 
 /** How a call's answer becomes its result: `decode(bytes, context)`; what it throws rejects the call as it is. */
@@ -113,6 +120,9 @@ export class H2UnaryClient {
   readonly #authority: string;
   /** The raw header list of calls without metadata or deadline, per method (shared by those calls). */
   readonly #plainHeaders = new Map<string, readonly string[]>();
+  /** The ends of the last call (see #ends), and the decoder they were made for. */
+  #lastEnds: FailureContext | undefined;
+  #lastDecoder: AnswerDecoder<unknown> | undefined;
 
   constructor(options: H2UnaryClientOptions) {
     this.#options = options;
@@ -170,6 +180,35 @@ export class H2UnaryClient {
     return this.#send(method, message, call, what, extra, startedAt, align, decoder);
   }
 
+  /**
+   * What a call keeps until it settles: its failure context, decode, fail and limits in one object. Calls
+   * that repeat the last call's `what`, decoder, signal, deadline and align probe share it (a call in flight
+   * then keeps no object and no `what` string of its own).
+   */
+  #ends<T>(what: string, signal: AbortSignal | undefined, timeoutMs: number | undefined, decoder: AnswerDecoder<T> | undefined, align: AlignProbe | undefined): CallEnds<T> {
+    const last = this.#lastEnds;
+    if (last !== undefined && last.what === what && last.signal === signal && last.timeoutMs === timeoutMs && this.#lastDecoder === decoder && last.align === align)
+      return last as CallEnds<unknown> as CallEnds<T>;
+    const ends: FailureContext = {
+      maxMessageLength: MAX_MESSAGE_LENGTH,
+      align,
+      decode: decodeWith,
+      fail: callFailure,
+      context: undefined,
+      what,
+      signal,
+      timeoutMs,
+      target: this.#options.target,
+      inner: decoder?.context,
+      answerDecode: decoder?.decode,
+      failed: decoder?.failed,
+    };
+    ends.context = ends;
+    this.#lastEnds = ends;
+    this.#lastDecoder = decoder as AnswerDecoder<unknown> | undefined;
+    return ends as CallEnds<unknown> as CallEnds<T>;
+  }
+
   /** The shared raw header list of `method`'s calls without metadata or deadline. */
   #plain(method: string): readonly string[] {
     let list = this.#plainHeaders.get(method);
@@ -215,15 +254,7 @@ export class H2UnaryClient {
       if (left !== undefined) pairs.push("grpc-timeout", grpcTimeout(left));
       headers = requestHeaders(this.#scheme, this.#authority, SERVICE_PATH + method, pairs);
     }
-    const context: FailureContext = {
-      what,
-      signal,
-      timeoutMs,
-      target: this.#options.target,
-      inner: decoder?.context,
-      decode: decoder?.decode,
-      failed: decoder?.failed,
-    };
+    const ends = this.#ends(what, signal, timeoutMs, decoder, align);
     // Not an async function: its frame would hold `message` (the request's bytes) until the answer.
     const spec = {
       headers,
@@ -233,9 +264,10 @@ export class H2UnaryClient {
       signal,
       maxMessageLength: MAX_MESSAGE_LENGTH,
       align,
-      decode: decodeWith as (bytes: Buffer, context: unknown) => T,
+      decode: ends.decode,
       fail: callFailure,
-      context,
+      context: ends.context,
+      ends,
     };
     const connection = this.#connection;
     return connection instanceof WireConnection ? wireUnaryCall<T>(connection, spec, shared) : unaryCall<T>(connection, spec);

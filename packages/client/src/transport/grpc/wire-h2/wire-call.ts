@@ -2,10 +2,10 @@
 // session's HPACK encoder when its stream opens), the 5-byte prefix and the message, the answer read by MessageReader from DATA
 // pieces, the status from trailers or a trailers-only response. It takes the same UnaryCallSpec as the
 // node:http2 path (h2/unary-call.ts), so H2UnaryClient drives both; failures are the same grpc-js-shaped
-// status errors. Per call: this object (reader, settlers, stream state in one) and the promise; the
+// status errors. Per call: this object (reader, resolve, stream state in one) and the promise; the
 // abort listener is the object itself and the deadline callback a shared function.
 import { watchAbort } from "../../http/fast/abort-watch.ts";
-import { SettlingCall } from "../h2/settling-call.ts";
+import { CALL_FREE_BIT, SettlingCall } from "../h2/settling-call.ts";
 import { Status, decodeGrpcMessage, statusError, statusForHttp, type GrpcStatusError } from "../h2/status.ts";
 import type { UnaryCallSpec } from "../h2/unary-call.ts";
 import type { WireConnection } from "./connection.ts";
@@ -33,33 +33,33 @@ function wireHeaders(headers: readonly string[], shared: boolean): readonly stri
   return copy;
 }
 
+// WireCall's flags in `bits` (one field for all of them: each boolean field would cost 8 bytes a call in flight).
+const SHARED_HEADERS = CALL_FREE_BIT;
+const PREFIXED = CALL_FREE_BIT << 1;
+const LOCAL_DONE = CALL_FREE_BIT << 2;
+const REMOTE_DONE = CALL_FREE_BIT << 3;
+const CLOSED = CALL_FREE_BIT << 4;
+const GOT_HEADERS = CALL_FREE_BIT << 5;
+
 export class WireCall<T> extends SettlingCall<T> {
   session: WireSession | undefined;
   // Stream state, kept by the session.
   id = 0;
   /** The request's header list, encoded by the session's HPACK encoder when the stream opens. */
   readonly headers: readonly string[];
-  /** `headers` is shared by many calls (the encoder may keep its block). */
-  readonly sharedHeaders: boolean;
   /** The message; without its 5-byte prefix until `prefixed` (small requests get it written in place). */
   chunks: readonly Uint8Array[];
-  prefixed: boolean;
   chunkIndex = 0;
   chunkOffset = 0;
   sendLeft: number;
   sendWindow = 0;
   recvUnacked = 0;
-  localDone = false;
-  remoteDone = false;
-  closed = false;
   // The answer.
-  #gotHeaders = false;
   #httpStatus = 0;
   /** grpc-status, -1 until seen. */
   #code = -1;
-  #details = "";
-  /** Non-pseudo response headers and trailers, kept for an error's metadata. */
-  #metadata: Record<string, string | string[]> | undefined;
+  /** The answer's grpc-message and its non-pseudo headers and trailers: only for answers that are not plain OK. */
+  #failure: { details: string; metadata: Record<string, string | string[]> } | undefined;
 
   constructor(
     spec: UnaryCallSpec<T>,
@@ -69,14 +69,50 @@ export class WireCall<T> extends SettlingCall<T> {
     prefixed: boolean,
     length: number,
     resolve: (value: T) => void,
-    reject: (error: unknown) => void,
   ) {
-    super(spec, resolve, reject);
+    super(spec, resolve);
     this.headers = headers;
-    this.sharedHeaders = sharedHeaders;
     this.chunks = chunks;
-    this.prefixed = prefixed;
     this.sendLeft = length;
+    if (sharedHeaders) this.bits |= SHARED_HEADERS;
+    if (prefixed) this.bits |= PREFIXED;
+  }
+
+  /** `headers` is shared by many calls (the encoder may keep its block). */
+  get sharedHeaders(): boolean {
+    return (this.bits & SHARED_HEADERS) !== 0;
+  }
+  get prefixed(): boolean {
+    return (this.bits & PREFIXED) !== 0;
+  }
+  set prefixed(on: boolean) {
+    this.#flag(PREFIXED, on);
+  }
+  /** Everything of the request was sent (END_STREAM). */
+  get localDone(): boolean {
+    return (this.bits & LOCAL_DONE) !== 0;
+  }
+  set localDone(on: boolean) {
+    this.#flag(LOCAL_DONE, on);
+  }
+  /** The server ended its side. */
+  get remoteDone(): boolean {
+    return (this.bits & REMOTE_DONE) !== 0;
+  }
+  set remoteDone(on: boolean) {
+    this.#flag(REMOTE_DONE, on);
+  }
+  /** The stream is closed both ways or reset (its slot is free). */
+  get closed(): boolean {
+    return (this.bits & CLOSED) !== 0;
+  }
+  set closed(on: boolean) {
+    this.#flag(CLOSED, on);
+  }
+
+  #flag(bit: number, on: boolean): void {
+    if (on) this.bits |= bit;
+    else this.bits &= ~bit;
   }
 
 
@@ -97,8 +133,8 @@ export class WireCall<T> extends SettlingCall<T> {
   }
 
   onHeaders(list: string[], endStream: boolean): void {
-    const first = !this.#gotHeaders;
-    this.#gotHeaders = true;
+    const first = (this.bits & GOT_HEADERS) === 0;
+    this.bits |= GOT_HEADERS;
     if (!first && !endStream) {
       this.abandon(Status.INTERNAL, "Received a second HEADERS frame that does not end the stream");
       return;
@@ -121,23 +157,24 @@ export class WireCall<T> extends SettlingCall<T> {
       return;
     }
     if (grpcStatus === undefined && plain) return;
-    this.#metadata ??= {};
+    const failure = (this.#failure ??= { details: "", metadata: {} });
+    const metadata = failure.metadata;
     for (let i = 0; i < list.length; i += 2) {
       const name = list[i]!;
       if (name.charCodeAt(0) === 58 /* ':' */) continue;
       const value = list[i + 1]!;
-      const had = this.#metadata[name];
-      this.#metadata[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+      const had = metadata[name];
+      metadata[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
     }
     if (grpcStatus !== undefined && this.#code <= 0) {
       const code = Number(grpcStatus);
       const details = decodeGrpcMessage(grpcMessage);
       if (!Number.isInteger(code) || code < 0 || code > 16) {
         this.#code = Status.UNKNOWN;
-        this.#details = details || `invalid grpc-status ${grpcStatus}`;
+        failure.details = details || `invalid grpc-status ${grpcStatus}`;
       } else {
         this.#code = code;
-        this.#details = details;
+        failure.details = details;
       }
     }
   }
@@ -165,10 +202,10 @@ export class WireCall<T> extends SettlingCall<T> {
     if (this.settled) return;
     if (this.#code < 0) {
       const http = this.#httpStatus;
-      if (http !== 200) return this.settle(statusError(statusForHttp(http), `Received HTTP status code ${http}`, this.#metadata ?? {}));
-      return this.settle(statusError(Status.UNKNOWN, "Server ended the stream without a grpc-status", this.#metadata ?? {}));
+      if (http !== 200) return this.settle(statusError(statusForHttp(http), `Received HTTP status code ${http}`, this.#failure?.metadata ?? {}));
+      return this.settle(statusError(Status.UNKNOWN, "Server ended the stream without a grpc-status", this.#failure?.metadata ?? {}));
     }
-    if (this.#code !== Status.OK) return this.settle(statusError(this.#code, this.#details, this.#metadata ?? {}));
+    if (this.#code !== Status.OK) return this.settle(statusError(this.#code, this.#failure?.details ?? "", this.#failure?.metadata ?? {}));
     const body = this.message();
     if (body === undefined)
       return this.settle(statusError(this.partial ? Status.INTERNAL : Status.UNIMPLEMENTED, this.partial ? "Truncated message" : "No message received"));
@@ -178,13 +215,11 @@ export class WireCall<T> extends SettlingCall<T> {
   }
 }
 
-// The promise's settlers, taken by a shared executor (Promise runs it synchronously) instead of a closure
-// per call.
+// The promise's resolve, taken by a shared executor (Promise runs it synchronously) instead of a closure
+// per call (the call keeps only resolve: see SettlingCall).
 let capturedResolve: ((value: unknown) => void) | undefined;
-let capturedReject: ((error: unknown) => void) | undefined;
-function captureSettlers(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+function captureSettlers(resolve: (value: never) => void): void {
   capturedResolve = resolve as (value: unknown) => void;
-  capturedReject = reject;
 }
 
 function onDeadline(call: WireCall<unknown>): void {
@@ -221,8 +256,8 @@ export function wireUnaryCall<T = Buffer>(connection: WireConnection, spec: Unar
     prefixed = true;
   }
   const promise = new Promise<T>(captureSettlers);
-  const call = new WireCall<T>(spec, headers, sharedHeaders, chunks, prefixed, length + 5, capturedResolve as (value: T) => void, capturedReject!);
-  capturedResolve = capturedReject = undefined;
+  const call = new WireCall<T>(spec, headers, sharedHeaders, chunks, prefixed, length + 5, capturedResolve as (value: T) => void);
+  capturedResolve = undefined;
   if (signal) {
     try {
       watchAbort(signal, call);
