@@ -237,14 +237,7 @@ export class Exchange implements AbortTarget {
       let off = headLength;
       if (json !== undefined) off += out.write(json, off, "utf8");
       if (typeof body === "string") out.write(body, off, "utf8");
-      else if (ArrayBuffer.isView(body)) out.set(bytesOf(body), off);
-      else if (body !== null) {
-        for (let i = 0; i < body.length; i++) {
-          const part = body[i]!;
-          out.set(bytesOf(part), off);
-          off += part.byteLength;
-        }
-      }
+      else copyBodyInto(out, off, body);
       socket.write(out);
       return;
     }
@@ -252,28 +245,13 @@ export class Exchange implements AbortTarget {
     socket.cork();
     socket.write(head, "latin1");
     if (json !== undefined) socket.write(json, "utf8");
-    if (typeof body === "string") socket.write(body, "utf8");
-    else if (ArrayBuffer.isView(body)) socket.write(bytesOf(body));
-    else if (body !== null) for (let i = 0; i < body.length; i++) socket.write(bytesOf(body[i]!));
+    writeBodyParts(socket, body);
     socket.uncork();
   }
 }
 
-/** Writes a request whose head (and JSON header) are ready as bytes: see FastRequest.prefix. */
-function writeWithPrefix(socket: Socket, prefix: Uint8Array, body: RequestBody): void {
-  const bodyLength = bodyByteLength(body);
-  if (prefix.byteLength + bodyLength > ONE_WRITE_LIMIT || typeof body === "string") {
-    socket.cork();
-    socket.write(prefix);
-    if (typeof body === "string") socket.write(body, "utf8");
-    else if (ArrayBuffer.isView(body)) socket.write(bytesOf(body));
-    else if (body !== null) for (let i = 0; i < body.length; i++) socket.write(bytesOf(body[i]!));
-    socket.uncork();
-    return;
-  }
-  const out = Buffer.allocUnsafe(prefix.byteLength + bodyLength);
-  out.set(prefix, 0);
-  let off = prefix.byteLength;
+/** Copies a byte body (one view or several) into `out` from `off`. */
+function copyBodyInto(out: Buffer, off: number, body: Exclude<RequestBody, string>): void {
   if (ArrayBuffer.isView(body)) out.set(bytesOf(body), off);
   else if (body !== null) {
     for (let i = 0; i < body.length; i++) {
@@ -282,5 +260,27 @@ function writeWithPrefix(socket: Socket, prefix: Uint8Array, body: RequestBody):
       off += part.byteLength;
     }
   }
+}
+
+/** Writes the body's own chunks to a corked socket (no joined copy). */
+function writeBodyParts(socket: Socket, body: RequestBody): void {
+  if (typeof body === "string") socket.write(body, "utf8");
+  else if (ArrayBuffer.isView(body)) socket.write(bytesOf(body));
+  else if (body !== null) for (let i = 0; i < body.length; i++) socket.write(bytesOf(body[i]!));
+}
+
+/** Writes a request whose head (and JSON header) are ready as bytes: see FastRequest.prefix. */
+function writeWithPrefix(socket: Socket, prefix: Uint8Array, body: RequestBody): void {
+  const bodyLength = bodyByteLength(body);
+  if (prefix.byteLength + bodyLength > ONE_WRITE_LIMIT || typeof body === "string") {
+    socket.cork();
+    socket.write(prefix);
+    writeBodyParts(socket, body);
+    socket.uncork();
+    return;
+  }
+  const out = Buffer.allocUnsafe(prefix.byteLength + bodyLength);
+  out.set(prefix, 0);
+  copyBodyInto(out, prefix.byteLength, body);
   socket.write(out);
 }
