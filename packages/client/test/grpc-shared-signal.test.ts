@@ -8,45 +8,15 @@ import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import * as grpc from "@grpc/grpc-js";
 import { createClient, InferenceError, Tensor } from "../src/index.ts";
-import { inferenceServiceClient } from "../src/transport/grpc/service.ts";
-
-type Request = { model_name: string; raw_input_contents: Buffer[] };
-type Held = { request: Request; cb: grpc.sendUnaryData<unknown> };
-
-/** A grpc-js server that holds every ModelInfer until released (then echoes INPUT0 as OUTPUT0). */
-async function holdingPeer() {
-  const service = (inferenceServiceClient() as unknown as { service: grpc.ServiceDefinition }).service;
-  const server = new grpc.Server();
-  const held: Held[] = [];
-  server.addService(service, {
-    ModelInfer: (call: grpc.ServerUnaryCall<Request, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-      held.push({ request: call.request, cb });
-    },
-  });
-  const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
-  return {
-    url: `grpc://127.0.0.1:${port}`,
-    held,
-    async waitFor(n: number) {
-      while (held.length < n) await new Promise((r) => setTimeout(r, 5));
-    },
-    releaseAll() {
-      for (const { request, cb } of held.splice(0)) {
-        const raw = request.raw_input_contents[0] ?? Buffer.alloc(0);
-        cb(null, { model_name: request.model_name, outputs: [{ name: "OUTPUT0", datatype: "FP32", shape: [raw.length / 4] }], raw_output_contents: [raw] });
-      }
-    },
-    close: async () => server.forceShutdown(),
-  };
-}
+import { holdingGrpcPeer, type HoldingGrpcPeer } from "./support/holding-grpc-peer.ts";
 
 const fp32 = (v: number) => new Tensor("INPUT0", "FP32", [1], Float32Array.of(v));
 
 for (const implementation of ["iaas-h2", "http2"] as const) {
   describe(`calls sharing one AbortSignal, ${implementation}`, () => {
-    let peer: Awaited<ReturnType<typeof holdingPeer>>;
+    let peer: HoldingGrpcPeer;
     before(async () => {
-      peer = await holdingPeer();
+      peer = await holdingGrpcPeer();
     });
     after(() => peer.close());
 
@@ -73,7 +43,7 @@ for (const implementation of ["iaas-h2", "http2"] as const) {
         }
         assert.equal(client.endpoints()[0]!.outstanding, 0);
       } finally {
-        peer.releaseAll();
+        peer.release();
         await client.close();
       }
     });
@@ -92,7 +62,7 @@ for (const implementation of ["iaas-h2", "http2"] as const) {
         for (const p of calls)
           await assert.rejects(p, (e: unknown) => e instanceof InferenceError && e.code === "cancelled");
         assert.equal(getEventListeners(shared.signal, "abort").length, 0);
-        peer.releaseAll();
+        peer.release();
         const results = await Promise.all(others);
         results.forEach((r, i) => assert.equal((r.output("OUTPUT0").data as Float32Array)[0], 100 + i));
         assert.equal(getEventListeners(other.signal, "abort").length, 0, "settled calls leave no listener");
@@ -100,11 +70,11 @@ for (const implementation of ["iaas-h2", "http2"] as const) {
         const again = client.infer("m", [fp32(7)], { signal: other.signal });
         await peer.waitFor(1);
         assert.equal(getEventListeners(other.signal, "abort").length, 1);
-        peer.releaseAll();
+        peer.release();
         assert.equal(((await again).output("OUTPUT0").data as Float32Array)[0], 7);
         assert.equal(getEventListeners(other.signal, "abort").length, 0);
       } finally {
-        peer.releaseAll();
+        peer.release();
         await client.close();
       }
     });

@@ -11,44 +11,13 @@ import vm from "node:vm";
 import * as grpc from "@grpc/grpc-js";
 import { createClient, InferenceError, Tensor } from "../src/index.ts";
 import { MessageReader } from "../src/transport/grpc/h2/message-reader.ts";
-import { inferenceServiceClient } from "../src/transport/grpc/service.ts";
-
-type Request = { model_name: string; id: string; raw_input_contents: Buffer[] };
-type Held = { request: Request; cb: grpc.sendUnaryData<unknown> };
+import { holdingGrpcPeer, type HoldingGrpcPeer } from "./support/holding-grpc-peer.ts";
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
 
-/** A grpc-js server that holds every ModelInfer until released: model "missing" gets NOT_FOUND, others an echo. */
-async function holdingPeer() {
-  const service = (inferenceServiceClient() as unknown as { service: grpc.ServiceDefinition }).service;
-  const server = new grpc.Server();
-  const held: Held[] = [];
-  server.addService(service, {
-    ModelInfer: (call: grpc.ServerUnaryCall<Request, unknown>, cb: grpc.sendUnaryData<unknown>) => {
-      held.push({ request: call.request, cb });
-    },
-  });
-  const port = await new Promise<number>((res, rej) => server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
-  const answer = ({ request, cb }: Held) => {
-    if (request.model_name === "missing") return cb({ code: grpc.status.NOT_FOUND, details: `no model ${request.model_name}` });
-    const raw = request.raw_input_contents[0] ?? Buffer.alloc(0);
-    cb(null, { model_name: request.model_name, id: request.id, outputs: [{ name: "OUTPUT0", datatype: "FP32", shape: [raw.length / 4] }], raw_output_contents: [raw] });
-  };
-  return {
-    url: `grpc://127.0.0.1:${port}`,
-    held,
-    async waitFor(n: number) {
-      while (held.length < n) await new Promise((r) => setTimeout(r, 5));
-    },
-    /** Answers everything held, in the given order of indexes into the held list (default: reversed). */
-    release(order?: number[]) {
-      const all = held.splice(0);
-      for (const i of order ?? all.map((_, k) => all.length - 1 - k)) answer(all[i]!);
-    },
-    close: async () => server.forceShutdown(),
-  };
-}
+/** Indexes n-1 .. 0: answers in the opposite order of arrival. */
+const reversed = (n: number) => Array.from({ length: n }, (_, k) => n - 1 - k);
 
 const fp32 = (v: number) => new Tensor("INPUT0", "FP32", [1], Float32Array.of(v));
 
@@ -111,9 +80,9 @@ test("MessageReader: a prefix gathered byte by byte (kept where the body goes), 
 });
 
 describe("iaas-h2: compact calls in flight", () => {
-  let peer: Awaited<ReturnType<typeof holdingPeer>>;
+  let peer: HoldingGrpcPeer;
   before(async () => {
-    peer = await holdingPeer();
+    peer = await holdingGrpcPeer();
   });
   after(() => peer.close());
 
@@ -148,7 +117,7 @@ describe("iaas-h2: compact calls in flight", () => {
         (e: unknown) => ({ ok: false as const, error: e }),
       ));
       await peer.waitFor(models.length);
-      peer.release();
+      peer.release(reversed(peer.held.length));
       const results = await Promise.all(calls);
       for (let i = 0; i < models.length; i++) {
         const r = results[i]!;
@@ -186,7 +155,7 @@ describe("iaas-h2: compact calls in flight", () => {
       assert.equal(await collected(keptRefs), 0, "calls still held keep their promises");
       // The held calls still settle with their own answers once the peer answers (the ended ones too, unread).
       assert.equal(peer.held.length, 2 * n);
-      peer.release();
+      peer.release(reversed(peer.held.length));
       const results = await Promise.all(kept);
       for (let i = 0; i < n; i++) assert.equal((results[i] as { output(name: string): { data: ArrayLike<number> } }).output("OUTPUT0").data[0], i);
     } finally {
