@@ -2,7 +2,7 @@
 // ../wire-h2/wire-call.ts) does the same way: it reads the answer (MessageReader), and ends exactly once,
 // stopping its deadline timer and abort listener, resolving with the spec's decode of the answer or
 // rejecting with the spec's mapping of the failure. Kept in the call object itself: no closures per call.
-import { unwatchAbort, type AbortTarget } from "../../http/fast/abort-watch.ts";
+import { unwatchAbort, type AbortTarget } from "../../abort-watch.ts";
 import { FIRST_FREE_BIT, MessageReader } from "./message-reader.ts";
 import type { GrpcStatusError } from "./status.ts";
 import type { CallEnds, UnaryCallSpec } from "./unary-call.ts";

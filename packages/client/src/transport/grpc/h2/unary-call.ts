@@ -16,7 +16,7 @@ import { promisify } from "node:util";
 import zlib from "node:zlib";
 import type { H2Connection, H2Session } from "./connection.ts";
 import type { AlignProbe } from "./message-reader.ts";
-import { watchAbort } from "../../http/fast/abort-watch.ts";
+import { watchAbort } from "../../abort-watch.ts";
 import { SettlingCall } from "./settling-call.ts";
 import { NOT_CONNECTED, Status, headerMap, statusError, statusForHttp, statusForRstCode, statusFromHeaders, type GrpcStatusError } from "./status.ts";
 

@@ -4,7 +4,7 @@
 // node:http2 path (h2/unary-call.ts), so H2UnaryClient drives both; failures are the same grpc-js-shaped
 // status errors. Per call: this object (reader, resolve, stream state in one) and the promise; the
 // abort listener is the object itself and the deadline callback a shared function.
-import { watchAbort } from "../../http/fast/abort-watch.ts";
+import { watchAbort } from "../../abort-watch.ts";
 import { CALL_FREE_BIT, SettlingCall } from "../h2/settling-call.ts";
 import { Status, decodeGrpcMessage, statusError, statusForHttp, type GrpcStatusError } from "../h2/status.ts";
 import type { UnaryCallSpec } from "../h2/unary-call.ts";

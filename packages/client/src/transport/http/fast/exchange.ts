@@ -6,7 +6,7 @@
 import type { Socket } from "node:net";
 import type { CollectedResponse, DispatchOptions } from "../dispatch.ts";
 import { bytesOf } from "../infer-codec.ts";
-import { watchAbort, unwatchAbort, type AbortTarget } from "./abort-watch.ts";
+import { watchAbort, unwatchAbort, type AbortTarget } from "../../abort-watch.ts";
 import { FastHttpError } from "./errors.ts";
 
 /** A body: text (UTF-8), bytes, or parts written back to back (typed arrays are sent as their bytes). */
