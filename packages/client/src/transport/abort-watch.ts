@@ -1,7 +1,8 @@
-// One abort listener per AbortSignal for all the in-flight calls that carry it (HTTP fast path and both gRPC
-// HTTP/2 paths), instead of one per call. A load generator hands the same signal to every call; Node's EventTarget walks its listener
-// list on each add and remove, so 64 calls in flight on one signal cost several microseconds a request
-// (measured: ~4-8 us of client CPU per request at concurrency 64). Here a request joins a Set.
+// One abort listener per AbortSignal for all the in-flight calls that carry it (the HTTP fast path and
+// both gRPC HTTP/2 paths), instead of one per call. A load generator hands the same signal to every call;
+// Node's EventTarget walks its listener list on each add and remove, so 64 calls in flight on one signal
+// cost several microseconds a request (measured: ~4-8 us of client CPU per request at concurrency 64).
+// Here a call joins a Set.
 
 /** What a watched request does when its signal fires. */
 export interface AbortTarget {
