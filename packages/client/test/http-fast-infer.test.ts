@@ -4,17 +4,12 @@
 // that records every request and answers as a KServe v2 identity model would.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import { getEventListeners } from "node:events";
 import { createClient, InferenceError, Tensor } from "../src/index.ts";
 import { InferHeaderCache } from "../src/transport/http/infer-header-cache.ts";
 import { decodeInferResponse } from "../src/transport/http/infer-codec.ts";
 import { ResponseParser, type ResponseHeaders } from "../src/transport/http/fast/response-parser.ts";
-
-interface Seen {
-  head: string;
-  body: Buffer;
-}
+import { httpRequestPeer, type HttpRequestPeer } from "./support/http-request-peer.ts";
 
 /** The answer body for `outputs` (binary extension) with an optional id / parameters in the JSON header. */
 function binaryAnswer(outputs: { name: string; data: Int32Array }[], extra: Record<string, unknown> = {}): { json: string; body: Buffer } {
@@ -31,62 +26,32 @@ function binaryAnswer(outputs: { name: string; data: Int32Array }[], extra: Reco
  * An HTTP/1.1 peer: model "echo" answers INPUT0 back as OUTPUT0 (plus an `id` when the request had one),
  * "bad" answers 400 with a JSON error, "hold" never answers. Records each request's head and body.
  */
-async function echoPeer() {
-  const seen: Seen[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    let buf = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const end = buf.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const head = buf.toString("latin1", 0, end);
-        const need = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buf.byteLength < end + 4 + need) return;
-        const body = Buffer.from(buf.subarray(end + 4, end + 4 + need));
-        buf = buf.subarray(end + 4 + need);
-        seen.push({ head, body });
-        const path = head.slice(0, head.indexOf("\r\n")).split(" ")[1]!;
-        if (path.includes("/hold/")) continue;
-        const headerLength = Number(/\r\ninference-header-content-length: *(\d+)/i.exec(head)?.[1]);
-        if (path.includes("/bad/") || Number.isNaN(headerLength)) {
-          const msg = JSON.stringify({ error: "bad input" });
-          socket.write(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${msg.length}\r\n\r\n${msg}`);
-          continue;
-        }
-        const request = JSON.parse(body.toString("utf8", 0, headerLength)) as { id?: string; inputs: { binary_data_size?: number; parameters?: { binary_data_size: number } }[] };
-        const size = request.inputs[0]!.parameters!.binary_data_size;
-        const raw = body.subarray(headerLength, headerLength + size);
-        const data = new Int32Array(new Uint8Array(raw).buffer);
-        const answer = binaryAnswer([{ name: "OUTPUT0", data }], request.id ? { id: request.id } : {});
-        socket.write(
-          `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ninference-header-content-length: ${Buffer.byteLength(answer.json)}\r\n` +
-            `content-length: ${answer.body.byteLength}\r\n\r\n`,
-        );
-        socket.write(answer.body);
-      }
-    });
+function echoPeer(): Promise<HttpRequestPeer> {
+  return httpRequestPeer(({ head, path, body }, socket) => {
+    if (path.includes("/hold/")) return;
+    const headerLength = Number(/\r\ninference-header-content-length: *(\d+)/i.exec(head)?.[1]);
+    if (path.includes("/bad/") || Number.isNaN(headerLength)) {
+      const msg = JSON.stringify({ error: "bad input" });
+      socket.write(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${msg.length}\r\n\r\n${msg}`);
+      return;
+    }
+    const request = JSON.parse(body.toString("utf8", 0, headerLength)) as { id?: string; inputs: { binary_data_size?: number; parameters?: { binary_data_size: number } }[] };
+    const size = request.inputs[0]!.parameters!.binary_data_size;
+    const raw = body.subarray(headerLength, headerLength + size);
+    const data = new Int32Array(new Uint8Array(raw).buffer);
+    const answer = binaryAnswer([{ name: "OUTPUT0", data }], request.id ? { id: request.id } : {});
+    socket.write(
+      `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ninference-header-content-length: ${Buffer.byteLength(answer.json)}\r\n` +
+        `content-length: ${answer.body.byteLength}\r\n\r\n`,
+    );
+    socket.write(answer.body);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    seen,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
 }
 
 const input = (values: number[]) => new Tensor("INPUT0", "INT32", [1, values.length], Int32Array.from(values));
 
 describe("fast HTTP infer path", () => {
-  let peer: Awaited<ReturnType<typeof echoPeer>>;
+  let peer: HttpRequestPeer;
   before(async () => {
     peer = await echoPeer();
   });

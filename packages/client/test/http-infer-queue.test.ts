@@ -6,77 +6,47 @@
 // records every request and answers as an identity model, holding answers while told to.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import { createClient, InferenceError, Tensor } from "../src/index.ts";
 import { encodeInferParts } from "../src/transport/http/infer-codec.ts";
 import { InferJsonReuse } from "../src/transport/http/infer-json-reuse.ts";
 import { forwardAll } from "../src/transport/forwarding.ts";
 import type { InferRequest } from "../src/transport/transport.ts";
+import { httpRequestPeer, type HttpRequestPeer, type SeenRequest } from "./support/http-request-peer.ts";
 
-interface Seen {
-  head: string;
-  body: Buffer;
-  /** The request's raw bytes, head and body. */
-  raw: Buffer;
-}
 
 /**
  * Model "echo" answers INPUT0 back as OUTPUT0 (INT32); "bad" answers 400. While `hold` is set, answers
  * wait until release(); every request is recorded in arrival order.
  */
-async function holdingEchoPeer() {
-  const seen: Seen[] = [];
-  const sockets = new Set<net.Socket>();
+async function holdingEchoPeer(): Promise<HttpRequestPeer & { state: { hold: boolean }; release(): void }> {
   let held: (() => void)[] = [];
   const state = { hold: false };
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    let buf = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const end = buf.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const head = buf.toString("latin1", 0, end);
-        const need = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (buf.byteLength < end + 4 + need) return;
-        const raw = Buffer.from(buf.subarray(0, end + 4 + need));
-        const body = raw.subarray(end + 4);
-        buf = buf.subarray(end + 4 + need);
-        seen.push({ head, body, raw });
-        const path = head.slice(0, head.indexOf("\r\n")).split(" ")[1]!;
-        const answer = (): void => {
-          if (path.includes("/bad/")) {
-            const msg = JSON.stringify({ error: "bad input" });
-            socket.write(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${msg.length}\r\n\r\n${msg}`);
-            return;
-          }
-          const headerLength = Number(/\r\ninference-header-content-length: *(\d+)/i.exec(head)?.[1]);
-          const request = JSON.parse(body.toString("utf8", 0, headerLength)) as { inputs: { shape: number[]; parameters: { binary_data_size: number } }[] };
-          const size = request.inputs[0]!.parameters.binary_data_size;
-          const data = Buffer.from(body.subarray(headerLength, headerLength + size));
-          const json = JSON.stringify({
-            model_name: "echo",
-            model_version: "1",
-            outputs: [{ name: "OUTPUT0", datatype: "INT32", shape: request.inputs[0]!.shape, parameters: { binary_data_size: size } }],
-          });
-          socket.write(
-            `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ninference-header-content-length: ${Buffer.byteLength(json)}\r\n` +
-              `content-length: ${Buffer.byteLength(json) + size}\r\n\r\n`,
-          );
-          socket.write(Buffer.concat([Buffer.from(json), data]));
-        };
-        if (state.hold) held.push(answer);
-        else answer();
+  const peer = await httpRequestPeer(({ head, path, body }, socket) => {
+    const answer = (): void => {
+      if (path.includes("/bad/")) {
+        const msg = JSON.stringify({ error: "bad input" });
+        socket.write(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${msg.length}\r\n\r\n${msg}`);
+        return;
       }
-    });
+      const headerLength = Number(/\r\ninference-header-content-length: *(\d+)/i.exec(head)?.[1]);
+      const request = JSON.parse(body.toString("utf8", 0, headerLength)) as { inputs: { shape: number[]; parameters: { binary_data_size: number } }[] };
+      const size = request.inputs[0]!.parameters.binary_data_size;
+      const data = Buffer.from(body.subarray(headerLength, headerLength + size));
+      const json = JSON.stringify({
+        model_name: "echo",
+        model_version: "1",
+        outputs: [{ name: "OUTPUT0", datatype: "INT32", shape: request.inputs[0]!.shape, parameters: { binary_data_size: size } }],
+      });
+      socket.write(
+        `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ninference-header-content-length: ${Buffer.byteLength(json)}\r\n` +
+          `content-length: ${Buffer.byteLength(json) + size}\r\n\r\n`,
+      );
+      socket.write(Buffer.concat([Buffer.from(json), data]));
+    };
+    if (state.hold) held.push(answer);
+    else answer();
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    seen,
+  return Object.assign(peer, {
     state,
     release(): void {
       state.hold = false;
@@ -84,16 +54,12 @@ async function holdingEchoPeer() {
       held = [];
       for (const a of all) a();
     },
-    close: () => {
-      for (const s of sockets) s.destroy();
-      return new Promise<void>((r) => server.close(() => r()));
-    },
-  };
+  });
 }
 
 const input = (values: number[], name = "INPUT0") => new Tensor(name, "INT32", [1, values.length], Int32Array.from(values));
 const values = (r: { outputs: Tensor[] }) => Array.from(r.outputs[0]!.data as Int32Array);
-const firstValue = (s: Seen) => {
+const firstValue = (s: SeenRequest) => {
   const headerLength = Number(/\r\ninference-header-content-length: *(\d+)/i.exec(s.head)![1]);
   return s.body.readInt32LE(headerLength);
 };
