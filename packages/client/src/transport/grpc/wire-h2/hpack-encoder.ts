@@ -62,17 +62,21 @@ function take(): Buffer {
   return block;
 }
 
+/** An exact static-table match as one indexed byte; false when the pair is not in the static table. */
+function staticPair(name: string, value: string): boolean {
+  const exact = STATIC_PAIRS.get(name)?.get(value);
+  if (exact === undefined) return false;
+  int(exact, 7, 0x80);
+  return true;
+}
+
 /** The header block of a raw header list [name, value, ...] (names lower-case), without the dynamic table. */
 export function encodeHeaderBlock(list: readonly string[]): Buffer {
   at = 0;
   for (let i = 0; i + 1 < list.length; i += 2) {
     const name = list[i]!;
     const value = list[i + 1]!;
-    const exact = STATIC_PAIRS.get(name)?.get(value);
-    if (exact !== undefined) {
-      int(exact, 7, 0x80);
-      continue;
-    }
+    if (staticPair(name, value)) continue;
     const nameIndex = STATIC_NAME_INDEX.get(name);
     if (nameIndex !== undefined) int(nameIndex, 4, 0x00);
     else {
@@ -162,11 +166,7 @@ export class HpackEncoder {
     for (let i = 0; i + 1 < list.length; i += 2) {
       const name = list[i]!;
       const value = list[i + 1]!;
-      const exact = STATIC_PAIRS.get(name)?.get(value);
-      if (exact !== undefined) {
-        int(exact, 7, 0x80);
-        continue;
-      }
+      if (staticPair(name, value)) continue;
       if (INDEXED_NAMES.has(name)) {
         const k = this.#pairs.get(name)?.get(value);
         if (k !== undefined) {
