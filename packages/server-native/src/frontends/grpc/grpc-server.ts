@@ -11,7 +11,10 @@ import type { InferInput, InferRequest, InferResponse, Parameters, RequestedOutp
 import type { Authenticator } from "../../security/auth.ts";
 import { grpcServerCredentials, type ResolvedTls } from "../../security/tls.ts";
 import { authInterceptor } from "./auth-interceptor.ts";
-import { inferRequestDeserializer, inferResponseSerializer } from "./infer-wire.ts";
+import { frameInferResponse, inferRequestDeserializer, inferResponseSerializer } from "./infer-wire.ts";
+import { takeModelInferStreams, type FastInferCall } from "./model-infer-fast-path.ts";
+import { GrpcCallError } from "./grpc-call-error.ts";
+import { decodeModelInferDirect, encodeModelInferDirect } from "./infer-direct.ts";
 import { contentsToRaw, type GrpcContents } from "./contents.ts";
 import { modelStreamInfer } from "./stream-infer.ts";
 import { widenConnectionWindowAfterBind, widenSettingsBeforeBind } from "./http2-windows.ts";
@@ -54,7 +57,7 @@ type GrpcParam = {
   bytes_param?: Buffer;
 };
 
-interface GrpcInferRequest {
+export interface GrpcInferRequest {
   model_name: string;
   model_version: string;
   id: string;
@@ -96,7 +99,7 @@ function parameters(map: Record<string, GrpcParam> | undefined): Parameters | un
   return out;
 }
 
-function decodeInfer(req: GrpcInferRequest, sharedMemoryEnabled: boolean): InferRequest {
+export function decodeInfer(req: GrpcInferRequest, sharedMemoryEnabled: boolean): InferRequest {
   const model = req.model_name;
   const raw = req.raw_input_contents ?? [];
   const inputParams = req.inputs.map((t) => parameters(t.parameters));
@@ -144,7 +147,7 @@ function decodeInfer(req: GrpcInferRequest, sharedMemoryEnabled: boolean): Infer
  * ModelInferResponse. Outputs go as raw_output_contents (as Triton), or with `typed` as typed contents
  * (as KServe and MLServer; used when binary_tensor_data is disabled) where every datatype has a field.
  */
-function encodeInfer(response: InferResponse, typed = false): unknown {
+export function encodeInfer(response: InferResponse, typed = false): unknown {
   const message: Record<string, unknown> = {
     model_name: response.model_name,
     model_version: response.model_version,
@@ -274,6 +277,51 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
   });
   if (!(widened && widenConnectionWindowAfterBind(grpcServer)))
     log("gRPC front end: this grpc-js hides its HTTP/2 settings; large tensors cross with 64 KiB windows and 16 KiB frames", "warning");
+  // Plain unary ModelInfer calls skip grpc-js's per-call machinery (model-infer-fast-path.ts).
+  // IAAS_GRPC_FAST_INFER=0 leaves them to grpc-js (for A/B measurements).
+  const deserializeInfer = pkg.inference.GRPCInferenceService.service.ModelInfer.requestDeserialize as (bytes: Buffer) => GrpcInferRequest;
+  const serializeInfer = inferMethod.responseSerialize as (value: unknown) => Buffer;
+  const fastInfer = (message: Buffer, call: FastInferCall): void => {
+    let request: InferRequest | undefined;
+    try {
+      request = decodeModelInferDirect(message);
+      if (request === undefined) {
+        let decoded: GrpcInferRequest;
+        try {
+          decoded = deserializeInfer(message);
+        } catch (err) {
+          // As grpc-js answers an undecodable message (and Triton's C++ server): INTERNAL.
+          throw new GrpcCallError(grpc.status.INTERNAL, `Error deserializing request: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        request = decodeInfer(decoded, server.systemSharedMemory !== undefined);
+      }
+    } catch (err) {
+      call.fail(err);
+      return;
+    }
+    request.traceCarrier = call.headers;
+    request.protocol = "grpc";
+    server.infer(request, call.receivedAt).then(
+      (response) => {
+        let frame: Buffer | undefined;
+        try {
+          const typed = !server.extensions.has("binary_tensor_data");
+          frame = (typed ? undefined : encodeModelInferDirect(response)) ?? frameInferResponse(encodeInfer(response, typed), serializeInfer);
+        } catch (err) {
+          call.fail(err);
+          return;
+        }
+        call.answer(frame);
+      },
+      (err: unknown) => call.fail(err),
+    );
+  };
+  const fastPath =
+    process.env.IAAS_GRPC_FAST_INFER === "0"
+      ? undefined
+      : takeModelInferStreams(grpcServer, { maxReceiveBytes: options.maxReceiveBytes ?? MAX_GRPC_MESSAGE_BYTES, maxSendBytes: MAX_GRPC_MESSAGE_BYTES, auth: options.auth, log, infer: fastInfer });
+  if (fastPath === undefined && process.env.IAAS_GRPC_FAST_INFER !== "0")
+    log("gRPC front end: this grpc-js hides its HTTP/2 servers; ModelInfer runs through grpc-js's call handling", "warning");
   log(`gRPC front end listening on ${options.host}:${port}`);
 
   return {
@@ -288,9 +336,15 @@ export async function startGrpcFrontend(server: InferenceServer, options: GrpcFr
           grpcServer.forceShutdown();
           resolve();
         }, graceMs);
+        // Sessions close once their streams have; a fast-path inference whose client went away (or whose
+        // deadline passed) has no stream left, so it is waited for by itself.
         grpcServer.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
+          const done = (): void => {
+            clearTimeout(force);
+            resolve();
+          };
+          if (fastPath === undefined) done();
+          else void fastPath.idle().then(done);
         });
       }),
   };

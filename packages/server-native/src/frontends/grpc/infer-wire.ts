@@ -8,10 +8,10 @@
 type Deserialize = (bytes: Buffer) => unknown;
 type Serialize = (value: unknown) => Buffer;
 
-/** Thrown inside the fast decoder: the message needs the full decoder. */
-const FALLBACK = Symbol("fallback");
+/** Thrown inside the fast decoders: the message needs the full decoder. */
+export const FALLBACK = Symbol("fallback");
 
-class Reader {
+export class Reader {
   pos: number;
   readonly end: number;
   readonly buf: Buffer;
@@ -175,7 +175,7 @@ export function inferRequestDeserializer(fallback: Deserialize): Deserialize {
 
 // ---- ModelInferResponse -------------------------------------------------------------------------------
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   while (n >= 128) {
     n = Math.floor(n / 128);
@@ -184,7 +184,7 @@ function varintSize(n: number): number {
   return size;
 }
 
-function writeVarint(out: Buffer, at: number, n: number): number {
+export function writeVarint(out: Buffer, at: number, n: number): number {
   while (n >= 128) {
     out[at++] = (n % 128) | 0x80;
     n = Math.floor(n / 128);
@@ -208,8 +208,11 @@ function isFastOutput(o: unknown): o is FastOutput {
   return true;
 }
 
-/** The ModelInferResponse bytes, or undefined when the message needs the full encoder. */
-export function encodeInferResponseFast(value: unknown): Buffer | undefined {
+/**
+ * The ModelInferResponse bytes, or undefined when the message needs the full encoder. With `headroom`,
+ * that many bytes are left free before the message (the gRPC frame prefix), so no copy is needed to frame it.
+ */
+export function encodeInferResponseFast(value: unknown, headroom = 0): Buffer | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const m = value as Record<string, unknown>;
   if (m.parameters !== undefined) return undefined;
@@ -241,8 +244,8 @@ export function encodeInferResponseFast(value: unknown): Buffer | undefined {
   }
   for (const b of raw as Uint8Array[]) size += 1 + varintSize(b.byteLength) + b.byteLength;
 
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
+  const out = Buffer.allocUnsafe(headroom + size);
+  let at = headroom;
   const str = (field: number, s: string, n: number): void => {
     if (n === 0) return;
     out[at++] = (field << 3) | 2;
@@ -275,4 +278,18 @@ export function encodeInferResponseFast(value: unknown): Buffer | undefined {
 
 export function inferResponseSerializer(fallback: Serialize): Serialize {
   return (value) => encodeInferResponseFast(value) ?? fallback(value);
+}
+
+/** The ModelInferResponse as one uncompressed gRPC frame (flag byte, 4-byte big-endian length, message). */
+export function frameInferResponse(value: unknown, fallback: Serialize): Buffer {
+  let frame = encodeInferResponseFast(value, 5);
+  if (frame === undefined) {
+    const message = fallback(value);
+    frame = Buffer.allocUnsafe(5 + message.length);
+    message.copy(frame, 5);
+  }
+  frame[0] = 0;
+  // Above 4 GiB the prefix cannot hold the length; the caller's send limit (at most 2 GiB) refuses such frames.
+  if (frame.length - 5 <= 0xffffffff) frame.writeUInt32BE(frame.length - 5, 1);
+  return frame;
 }
