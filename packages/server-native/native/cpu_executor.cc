@@ -11,6 +11,7 @@
 
 #include "clock.h"
 #include "cpu_kernels.h"
+#include "dense_weights.h"
 
 namespace iaas {
 namespace {
@@ -46,8 +47,9 @@ class CpuCopyExecutor final : public Executor {
 
 class CpuDenseExecutor final : public Executor {
  public:
+  // Instances created with the same weights share one read-only copy (dense_weights.h).
   explicit CpuDenseExecutor(const InstanceConfig& config)
-      : layers_(config.layers), widest_(config.DenseMaxFeatures()) {}
+      : shared_(ShareDenseLayers(config.layers)), layers_(*shared_), widest_(config.DenseMaxFeatures()) {}
 
   PhaseTimings Run(const ExecuteBuffers& buffers) override {
     PhaseTimings t;
@@ -98,7 +100,8 @@ class CpuDenseExecutor final : public Executor {
   }
 
  private:
-  std::vector<DenseLayer> layers_;
+  SharedDenseLayers shared_;
+  const std::vector<DenseLayer>& layers_;
   size_t widest_;
   std::vector<float> scratch_;
 };

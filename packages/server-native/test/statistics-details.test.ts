@@ -35,14 +35,15 @@ test("response_stats['0'] counts each request's response: successes with compute
   assert.equal(g.response_stats["0"].compute_infer.ns, String(r.compute_infer.ns));
 });
 
-test("memory_usage reports the weights each instance holds, per device; none for weightless models", async () => {
+test("memory_usage reports the weights the instances hold, per device (CPU instances share one copy); none for weightless models", async () => {
   const weights = generateDenseLayers([256, 1024, 1024, 16], 42).reduce((n, l) => n + l.weights.byteLength + l.bias.byteLength, 0);
   const s = await stats("mlp");
   assert.deepEqual(
     s.memory_usage.map((m: any) => ({ type: m.type, id: Number(m.id), byte_size: Number(m.byte_size) })),
-    [{ type: "CPU", id: 0, byte_size: 2 * weights }],
+    [{ type: "CPU", id: 0, byte_size: weights }],
+    "two CPU instances, one shared copy of the weights",
   );
   const g = (await ctx.client.call("ModelStatistics", { name: "mlp", version: "1" })).model_stats[0];
-  assert.deepEqual(g.memory_usage, [{ type: "CPU", id: "0", byte_size: String(2 * weights) }]);
+  assert.deepEqual(g.memory_usage, [{ type: "CPU", id: "0", byte_size: String(weights) }]);
   assert.deepEqual((await stats("ident")).memory_usage, []);
 });

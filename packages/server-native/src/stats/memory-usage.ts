@@ -1,21 +1,22 @@
 // Triton's memory_usage statistic for one model version: the model weights its native instances hold,
-// per device. Each instance gets its own copy at creation (host memory for cpu instances, device memory
-// for cuda ones), so the figure is weights x instances on each device.
+// per device. The CPU instances of a model share one read-only copy of the weights (native
+// dense_weights.cc), so host memory counts the weights once however many CPU instances run; every CUDA
+// instance copies them into its device's memory, so each device counts weights x its instances.
 import type { InstanceOptions, NativeInstance } from "../native/types.ts";
 import type { MemoryUsage } from "./model-stats.ts";
 
 export function weightsMemoryUsage(instances: readonly NativeInstance[], options: Pick<InstanceOptions, "layers">): MemoryUsage[] {
-  let perInstance = 0;
-  for (const l of options.layers ?? []) perInstance += l.weights.byteLength + l.bias.byteLength;
-  if (perInstance === 0) return [];
+  let weights = 0;
+  for (const l of options.layers ?? []) weights += l.weights.byteLength + l.bias.byteLength;
+  if (weights === 0) return [];
   const byDevice = new Map<string, MemoryUsage>();
   for (const i of instances) {
-    const type = i.device === "cuda" ? "GPU" : "CPU";
-    const id = i.device === "cuda" ? i.deviceId : 0;
-    const key = `${type}:${id}`;
-    const entry = byDevice.get(key) ?? { type, id: BigInt(id), byte_size: 0n };
-    entry.byte_size += BigInt(perInstance);
-    byDevice.set(key, entry);
+    const cuda = i.device === "cuda";
+    const id = cuda ? i.deviceId : 0;
+    const key = `${cuda ? "GPU" : "CPU"}:${id}`;
+    const entry = byDevice.get(key);
+    if (entry === undefined) byDevice.set(key, { type: cuda ? "GPU" : "CPU", id: BigInt(id), byte_size: BigInt(weights) });
+    else if (cuda) entry.byte_size += BigInt(weights);
   }
   return [...byDevice.values()];
 }
