@@ -7,6 +7,7 @@ import { ServerError, decoding, invalidArg } from "../../core/errors.ts";
 import type { InferenceServer } from "../../core/inference-server.ts";
 import type { InferInput, InferRequest, InferResponse, ModelMetadata, Parameters, RequestedOutput } from "../../core/types.ts";
 import { sharedMemoryParameters, sharedMemoryRef } from "../../shared-memory/tensor-parameters.ts";
+import { rememberHeader, reuseHeader } from "./infer-header-reuse.ts";
 
 export const HEADER_LENGTH = "inference-header-content-length";
 
@@ -103,7 +104,11 @@ export function decodeInferRequest(
     jsonPart = body.subarray(0, n);
     binary = body.subarray(n);
   }
-  const json = parseJsonText(jsonPart.toString("utf8"), "inference request header");
+  const text = jsonPart.toString("utf8");
+  // A header seen before (the usual case: clients repeat theirs) is built from its template.
+  const reused = reuseHeader(text, model, version, binary);
+  if (reused !== undefined) return reused;
+  const json = parseJsonText(text, "inference request header");
   if (!isObject(json)) throw invalidArg("inference request must be a JSON object");
   if (json.id !== undefined && typeof json.id !== "string") throw invalidArg("request 'id' must be a string");
   const reqParams = parameters(json.parameters, "request");
@@ -170,6 +175,7 @@ export function decodeInferRequest(
   if (json.id !== undefined) request.id = json.id as string;
   if (reqParams) request.parameters = reqParams;
   if (outputs) request.outputs = outputs;
+  rememberHeader(text, request, binary.byteLength);
   return request;
 }
 
