@@ -144,6 +144,16 @@ function processCpuSeconds(pid) {
   }
 }
 
+/** CPU seconds of the server's JS (main) thread so far, from /proc (Linux; null elsewhere). */
+function mainThreadCpuSeconds(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 function instanceCpuSeconds(pid, model) {
   try {
     const tick = 100; // USER_HZ on Linux
@@ -175,12 +185,14 @@ try {
       const before = await batchSizes(client, v.model);
       const cpuBefore = instanceCpuSeconds(server.info.pid, v.model);
       const serverBefore = processCpuSeconds(server.info.pid);
+      const mainBefore = mainThreadCpuSeconds(server.info.pid);
       const clientBefore = process.cpuUsage();
       const res = await run(client, v.model, v.rows, seconds);
       const clientCpu = process.cpuUsage(clientBefore);
       const after = await batchSizes(client, v.model);
       const cpuAfter = instanceCpuSeconds(server.info.pid, v.model);
       const serverAfter = processCpuSeconds(server.info.pid);
+      const mainAfter = mainThreadCpuSeconds(server.info.pid);
       const executions = after.executions - before.executions;
       res.meanBatch = executions > 0 ? (after.inferences - before.inferences) / executions : 0;
       const served = after.requests - before.requests;
@@ -194,10 +206,12 @@ try {
         serverBefore !== null && serverAfter !== null && cpuBefore !== null && res.requests > 0
           ? ((serverAfter - serverBefore - (cpuAfter - cpuBefore)) * 1e6) / res.requests
           : null;
+      // Of the server's part, its JS thread (HTTP, scheduling, hand-offs); the rest is V8's and libuv's threads.
+      res.serverMainThreadCpuUsPerRequest = mainBefore !== null && mainAfter !== null && res.requests > 0 ? ((mainAfter - mainBefore) * 1e6) / res.requests : null;
       res.frontEndCpuUsPerRequest = res.serverFrontEndCpuUsPerRequest === null ? null : res.clientCpuUsPerRequest + res.serverFrontEndCpuUsPerRequest;
       res.instanceCpuUsPerExecution = cpuBefore !== null && cpuAfter !== null && executions > 0 ? ((cpuAfter - cpuBefore) * 1e6) / executions : null;
       console.error(
-        `round ${r + 1} ${v.name}: ${res.rps.toFixed(0)} req/s (${res.rowsPerSecond.toFixed(0)} rows/s), p50 ${res.p50Ms.toFixed(2)} ms, p99 ${res.p99Ms.toFixed(2)} ms, mean batch ${res.meanBatch.toFixed(1)}, compute ${res.computeUsPerExecution.toFixed(0)} us/execution (instance thread CPU ${res.instanceCpuUsPerExecution?.toFixed(0) ?? "?"} us; front end ${res.frontEndCpuUsPerRequest?.toFixed(0) ?? "?"} us CPU/request = client ${res.clientCpuUsPerRequest?.toFixed(0) ?? "?"} + server ${res.serverFrontEndCpuUsPerRequest?.toFixed(0) ?? "?"}), ${res.busyInstances.toFixed(2)} instances busy`,
+        `round ${r + 1} ${v.name}: ${res.rps.toFixed(0)} req/s (${res.rowsPerSecond.toFixed(0)} rows/s), p50 ${res.p50Ms.toFixed(2)} ms, p99 ${res.p99Ms.toFixed(2)} ms, mean batch ${res.meanBatch.toFixed(1)}, compute ${res.computeUsPerExecution.toFixed(0)} us/execution (instance thread CPU ${res.instanceCpuUsPerExecution?.toFixed(0) ?? "?"} us; front end ${res.frontEndCpuUsPerRequest?.toFixed(0) ?? "?"} us CPU/request = client ${res.clientCpuUsPerRequest?.toFixed(0) ?? "?"} + server ${res.serverFrontEndCpuUsPerRequest?.toFixed(0) ?? "?"}, of it JS thread ${res.serverMainThreadCpuUsPerRequest?.toFixed(0) ?? "?"}), ${res.busyInstances.toFixed(2)} instances busy`,
       );
       thisRound[v.name] = res.rps;
       if (!best.has(v.name) || best.get(v.name).rps < res.rps) best.set(v.name, res);
@@ -213,7 +227,8 @@ const table = variants.map((v) => {
   const b = best.get(v.name);
   return { variant: v.name, what: v.what, rowsPerRequest: v.rows, rps: round(b.rps, 1), rowsPerSecond: round(b.rowsPerSecond, 1), computeUsPerExecution: round(b.computeUsPerExecution, 1), instanceCpuUsPerExecution: b.instanceCpuUsPerExecution === null ? null : round(b.instanceCpuUsPerExecution, 1), busyInstances: round(b.busyInstances), frontEndCpuUsPerRequest: b.frontEndCpuUsPerRequest === null ? null : round(b.frontEndCpuUsPerRequest, 1),
     clientCpuUsPerRequest: b.clientCpuUsPerRequest === null ? null : round(b.clientCpuUsPerRequest, 1),
-    serverFrontEndCpuUsPerRequest: b.serverFrontEndCpuUsPerRequest === null ? null : round(b.serverFrontEndCpuUsPerRequest, 1), p50Ms: round(b.p50Ms), p99Ms: round(b.p99Ms), meanBatch: round(b.meanBatch, 1), failed: b.failed };
+    serverFrontEndCpuUsPerRequest: b.serverFrontEndCpuUsPerRequest === null ? null : round(b.serverFrontEndCpuUsPerRequest, 1),
+    serverMainThreadCpuUsPerRequest: b.serverMainThreadCpuUsPerRequest === null ? null : round(b.serverMainThreadCpuUsPerRequest, 1), p50Ms: round(b.p50Ms), p99Ms: round(b.p99Ms), meanBatch: round(b.meanBatch, 1), failed: b.failed };
 });
 const rps = (name) => best.get(name).rps;
 const batchedBest = instancesOnly ? NaN : Math.max(...variants.filter((v) => v.name.startsWith("batched")).map((v) => rps(v.name)));
