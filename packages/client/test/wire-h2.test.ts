@@ -29,6 +29,7 @@ import { requestHeaders } from "../src/transport/grpc/h2/unary-call.ts";
 import type { GrpcStatusError } from "../src/transport/grpc/h2/status.ts";
 import { inferImplementation } from "../src/transport/grpc/h2/implementation.ts";
 import { InferenceError } from "../src/errors.ts";
+import { frame, grpcMessage, startH2Peer, type PeerScript, type PeerStream } from "./support/h2-peer.ts";
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ""), "hex");
 const pairs = (list: string[]) => {
@@ -242,132 +243,7 @@ describe("frame reader", () => {
   });
 });
 
-// ---- a hand-driven HTTP/2 peer on a real socket ----
-
-interface PeerStream {
-  id: number;
-  headers: string[];
-  data: Buffer[];
-  ended: boolean;
-}
-
-interface PeerConnection {
-  socket: net.Socket;
-  streams: Map<number, PeerStream>;
-  /** RST_STREAM codes the client sent, per stream. */
-  resets: Map<number, number>;
-  goaways: number[];
-  windowUpdates: [number, number][];
-  send(...frames: Buffer[]): void;
-  headers(streamId: number, list: string[], flags: number): void;
-  data(streamId: number, payload: Buffer, flags: number): void;
-  /** 200 + one length-prefixed message + grpc-status 0. */
-  answer(streamId: number, message: Buffer): void;
-}
-
-interface PeerScript {
-  settings?: [number, number][];
-  /** A request stream ended (END_STREAM from the client). */
-  onRequest?(conn: PeerConnection, stream: PeerStream): void;
-  onHeaders?(conn: PeerConnection, stream: PeerStream): void;
-  onData?(conn: PeerConnection, streamId: number, length: number): void;
-  onWindowUpdate?(conn: PeerConnection, streamId: number, increment: number): void;
-}
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const b = Buffer.alloc(9 + payload.length);
-  writeFrameHeader(b, 0, payload.length, type, flags, streamId);
-  payload.copy(b, 9);
-  return b;
-}
-
-function grpcMessage(message: Buffer): Buffer {
-  const prefix = Buffer.alloc(5);
-  prefix.writeUInt32BE(message.length, 1);
-  return Buffer.concat([prefix, message]);
-}
-
-async function startPeer(script: PeerScript) {
-  const connections: PeerConnection[] = [];
-  const server = net.createServer((socket) => {
-    const decoder = new HpackDecoder();
-    const conn: PeerConnection = {
-      socket,
-      streams: new Map(),
-      resets: new Map(),
-      goaways: [],
-      windowUpdates: [],
-      send: (...frames) => {
-        if (!socket.destroyed) socket.write(Buffer.concat(frames));
-      },
-      headers: (id, list, flags) => conn.send(frame(FrameType.HEADERS, flags | Flag.END_HEADERS, id, encodeHeaderBlock(list))),
-      data: (id, payload, flags) => conn.send(frame(FrameType.DATA, flags, id, payload)),
-      answer: (id, message) => {
-        conn.headers(id, [":status", "200", "content-type", "application/grpc"], 0);
-        conn.data(id, grpcMessage(message), 0);
-        conn.headers(id, ["grpc-status", "0", "grpc-message", "OK"], Flag.END_STREAM);
-      },
-    };
-    connections.push(conn);
-    const stream = (id: number) => {
-      let s = conn.streams.get(id);
-      if (!s) conn.streams.set(id, (s = { id, headers: [], data: [], ended: false }));
-      return s;
-    };
-    const reader = new FrameReader(
-      {
-        onDataPiece(id, piece, last, endStream, frameLength) {
-          stream(id).data.push(Buffer.from(piece));
-          if (!last) return;
-          script.onData?.(conn, id, frameLength);
-          if (endStream) {
-            stream(id).ended = true;
-            script.onRequest?.(conn, stream(id));
-          }
-        },
-        onFrame(type, flags, id, payload) {
-          if (type === FrameType.HEADERS) {
-            const s = stream(id);
-            s.headers = decoder.decode(payload, 0, payload.length);
-            script.onHeaders?.(conn, s);
-            if (flags & Flag.END_STREAM) {
-              s.ended = true;
-              script.onRequest?.(conn, s);
-            }
-          } else if (type === FrameType.RST_STREAM) conn.resets.set(id, payload.readUInt32BE(0));
-          else if (type === FrameType.GOAWAY) conn.goaways.push(payload.readUInt32BE(4));
-          else if (type === FrameType.WINDOW_UPDATE) {
-            conn.windowUpdates.push([id, payload.readUInt32BE(0)]);
-            script.onWindowUpdate?.(conn, id, payload.readUInt32BE(0));
-          } else if (type === FrameType.PING && !(flags & Flag.ACK)) conn.send(frame(FrameType.PING, Flag.ACK, 0, Buffer.from(payload)));
-        },
-      },
-      1 << 24,
-    );
-    let preface = 24;
-    socket.on("data", (chunk: Buffer) => {
-      if (preface > 0) {
-        const skip = Math.min(preface, chunk.length);
-        preface -= skip;
-        chunk = chunk.subarray(skip);
-      }
-      if (chunk.length > 0) reader.push(chunk);
-    });
-    socket.on("error", () => {});
-    conn.send(settingsFrame(script.settings ?? []));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  return {
-    port,
-    connections,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of connections) c.socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
+// ---- against a hand-driven HTTP/2 peer on a real socket (support/h2-peer.ts) ----
 
 function connect(port: number): WireConnection {
   return new WireConnection({ address: `127.0.0.1:${port}`, secure: false });
@@ -394,7 +270,7 @@ describe("connection against a hand-driven HTTP/2 peer", () => {
     for (const p of peers) await p.close();
   });
   async function setup(script: PeerScript) {
-    const peer = await startPeer(script);
+    const peer = await startH2Peer(script);
     peers.push(peer);
     const conn = connect(peer.port);
     conns.push(conn);
@@ -600,7 +476,7 @@ describe("connection against a hand-driven HTTP/2 peer", () => {
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(pings >= 2, `pings: ${pings}`);
     // A peer that stops answering: the ping timeout closes the connection and the waiting call fails.
-    const mute = await startPeer({});
+    const mute = await startH2Peer({});
     peers.push(mute);
     const conn2 = new WireConnection({ address: `127.0.0.1:${mute.port}`, secure: false, keepaliveTimeMs: 20, keepaliveTimeoutMs: 100 });
     conns.push(conn2);
