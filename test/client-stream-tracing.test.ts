@@ -5,12 +5,13 @@
 // process registers). The first test runs before any SDK is registered.
 import { test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { SpanKind, SpanStatusCode, context, propagation, trace } from "@opentelemetry/api";
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-node";
+import { SpanKind, SpanStatusCode, context, trace } from "@opentelemetry/api";
+import type { InMemorySpanExporter, ReadableSpan } from "@opentelemetry/sdk-trace-node";
 import { Tensor, createClient, type ClientOptions, type InferStream, type StreamResponse } from "@iaas/client";
 import { referenceServerForFile } from "./client-fixtures.ts";
 import { startGrpcRecordingProxy, type GrpcRecordingProxy } from "./recording-proxy.ts";
 import { freePort, waitFor } from "./resilience-helpers.ts";
+import { registerSdk } from "../packages/client/test/support/otel-sdk.ts";
 
 const ref = referenceServerForFile({ traceSettings: { trace_level: ["TIMESTAMPS"], trace_rate: 1 } });
 
@@ -43,19 +44,6 @@ async function proxied(t: TestContext, options: Partial<ClientOptions> = {}): Pr
 const streamCalls = (proxy: GrpcRecordingProxy) => proxy.calls.filter((c) => c.path === "/inference.GRPCInferenceService/ModelStreamInfer");
 
 // A tracer provider keeping finished spans in memory (the server's too), undone when the test ends.
-function registerSdk(t: TestContext): InMemorySpanExporter {
-  const exporter = new InMemorySpanExporter();
-  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  provider.register();
-  t.after(async () => {
-    await provider.shutdown();
-    trace.disable();
-    context.disable();
-    propagation.disable();
-  });
-  return exporter;
-}
-
 const streamSpans = (exporter: InMemorySpanExporter): ReadableSpan[] =>
   exporter.getFinishedSpans().filter((s) => s.kind === SpanKind.CLIENT && s.name === STREAM_SPAN);
 

@@ -1,15 +1,16 @@
 // W3C trace context and CLIENT spans. Recording peers (a node:http server and a grpc-js server) capture
 // the headers / metadata exactly as the client sent them. The first test runs before any SDK is
 // registered; the later ones register the Node SDK with an in-memory exporter.
-import { after, before, test, type TestContext } from "node:test";
+import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { SpanKind, SpanStatusCode, context, propagation, trace } from "@opentelemetry/api";
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-node";
+import type { InMemorySpanExporter, ReadableSpan } from "@opentelemetry/sdk-trace-node";
 import { createClient, Tensor, InferenceError, type InferenceClient } from "../src/index.ts";
 import { inferenceServiceClient } from "../src/transport/grpc/service.ts";
+import { registerSdk } from "./support/otel-sdk.ts";
 
 interface Peer {
   url: string;
@@ -80,19 +81,6 @@ after(async () => {
 });
 
 // Registers a tracer provider that keeps finished spans in memory, undone when the test ends.
-function registerSdk(t: TestContext): InMemorySpanExporter {
-  const exporter = new InMemorySpanExporter();
-  const provider = new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-  provider.register();
-  t.after(async () => {
-    await provider.shutdown();
-    trace.disable();
-    context.disable();
-    propagation.disable();
-  });
-  return exporter;
-}
-
 test("no tracer provider registered: no traceparent goes out", async () => {
   for (const kind of ["http", "grpc"] as const) {
     const peer = peers[kind];
