@@ -1,11 +1,13 @@
 // Request tensor checks shared by all backends, done before anything reaches native code: every
 // model input present exactly once, datatype and shape as configured (batch dimension first when
-// max_batch_size > 0), byte size consistent with the shape.
-import { decodeBytesElements, elementSize, isDataType } from "@iaas/client/protocol";
+// max_batch_size > 0), byte size consistent with the shape. Also the load-time check of the backends
+// that take one tensor and give one back (oneInOneOut), and their plan (sameShapePlan).
+import { decodeBytesElements, elementSize, isDataType, type DataType } from "@iaas/client/protocol";
 import { ServerError, invalidArg } from "../core/errors.ts";
 import type { InferInput } from "../core/types.ts";
-import { fullShape, tensorDataType, type ModelConfig } from "../repository/model-config.ts";
-import type { CheckedInput } from "./backend.ts";
+import { configError, type Locator } from "../repository/config-decode.ts";
+import { fullShape, tensorDataType, type ModelConfig, type ModelInputConfig, type ModelOutputConfig } from "../repository/model-config.ts";
+import type { CheckedInput, ExecutionPlan } from "./backend.ts";
 
 const shapeText = (s: readonly number[]): string => `[${s.join(",")}]`;
 
@@ -66,4 +68,36 @@ export function checkInputs(config: ModelConfig, inputs: readonly InferInput[]):
   });
   if (checked.length === 0) throw new ServerError("INTERNAL", `model '${model}' has no inputs`);
   return { inputs: checked, batchSize };
+}
+
+/**
+ * Load-time check of a backend with exactly one input and one output, both of config type `dataType`
+ * (e.g. "TYPE_FP32"); `does` says what the backend does with that type, for the error ("copies").
+ * `each` (optional) checks more of each tensor, right after its type (input first).
+ */
+export function oneInOneOut(
+  config: ModelConfig,
+  at: Locator,
+  backend: string,
+  dataType: string,
+  does: string,
+  each?: (tensor: ModelInputConfig | ModelOutputConfig, path: string) => void,
+): { input: ModelInputConfig; output: ModelOutputConfig } {
+  const { input, output } = config;
+  if (input.length !== 1 || output.length !== 1)
+    throw configError(at.at("input"), `backend '${backend}' needs exactly 1 input and 1 output, model '${config.name}' declares ${input.length} and ${output.length}`);
+  for (const [t, path] of [[input[0]!, "input[0]"], [output[0]!, "output[0]"]] as const) {
+    if (t.data_type !== dataType) throw configError(at.at(`${path}.data_type`), `backend '${backend}' ${does} ${dataType}, '${t.name}' is ${t.data_type}`);
+    each?.(t, path);
+  }
+  return { input: input[0]!, output: output[0]! };
+}
+
+/** The plan of a oneInOneOut backend: output `name` of `datatype`, the input's shape and byte size. */
+export function sameShapePlan(name: string, datatype: DataType): (inputs: CheckedInput[], batchSize: number) => ExecutionPlan {
+  return (inputs, batchSize) => {
+    const x = inputs[0]!;
+    const y = Buffer.allocUnsafe(x.data.byteLength);
+    return { outputs: [{ name, datatype, shape: x.shape, data: y }], native: { inputs: [x.data], outputs: [y], batch: batchSize } };
+  };
 }

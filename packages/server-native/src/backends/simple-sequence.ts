@@ -8,7 +8,7 @@ import type { ModelConfig } from "../repository/model-config.ts";
 import type { SequenceControlConfig } from "../repository/sequence-config.ts";
 import type { ControlTensor } from "../scheduler/model-instance.ts";
 import { ServerError } from "../core/errors.ts";
-import type { CheckedInput, ExecutionPlan } from "./backend.ts";
+import { oneInOneOut, sameShapePlan } from "./check-inputs.ts";
 import { cpuInstanceGroups, jsInstance, type JsBackend, type JsBackendModel } from "./js-backend.ts";
 
 const NAME = "simple_sequence";
@@ -23,13 +23,9 @@ function isTrue(tensor: ControlTensor, c: SequenceControlConfig): boolean {
 export const simpleSequenceBackend: JsBackend = {
   name: NAME,
   load(config: ModelConfig, at: Locator): JsBackendModel {
-    const { input, output } = config;
-    if (input.length !== 1 || output.length !== 1)
-      throw configError(at.at("input"), `backend '${NAME}' needs exactly 1 input and 1 output, model '${config.name}' declares ${input.length} and ${output.length}`);
-    for (const [t, path] of [[input[0]!, "input[0]"], [output[0]!, "output[0]"]] as const) {
-      if (t.data_type !== "TYPE_INT32") throw configError(at.at(`${path}.data_type`), `backend '${NAME}' accumulates TYPE_INT32, '${t.name}' is ${t.data_type}`);
+    const { output } = oneInOneOut(config, at, NAME, "TYPE_INT32", "accumulates", (t, path) => {
       if (t.dims.length !== 1 || t.dims[0] !== 1) throw configError(at.at(`${path}.dims`), `backend '${NAME}' takes one value per request: '${t.name}' dims must be [1], got [${t.dims.join(",")}]`);
-    }
+    });
     const sequencing = config.sequence_batching;
     if (sequencing === undefined)
       throw configError(at.at("sequence_batching"), `backend '${NAME}' keeps state per sequence: the model needs a sequence_batching block with a CONTROL_SEQUENCE_START control input`);
@@ -44,14 +40,7 @@ export const simpleSequenceBackend: JsBackend = {
 
     return {
       kind: "js",
-      plan(inputs: CheckedInput[], batchSize: number): ExecutionPlan {
-        const x = inputs[0]!;
-        const y = Buffer.allocUnsafe(x.data.byteLength);
-        return {
-          outputs: [{ name: output[0]!.name, datatype: "INT32", shape: x.shape, data: y }],
-          native: { inputs: [x.data], outputs: [y], batch: batchSize },
-        };
-      },
+      plan: sameShapePlan(output.name, "INT32"),
       createInstance(name: string) {
         const sums = new Map<number, number>();
         return jsInstance(name, (request, step) => {

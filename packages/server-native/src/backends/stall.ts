@@ -7,7 +7,7 @@ import { configError, type Locator } from "../repository/config-decode.ts";
 import type { ModelConfig } from "../repository/model-config.ts";
 import type { ExecuteRequest, ExecuteTimings } from "../native/types.ts";
 import type { ModelInstance } from "../scheduler/model-instance.ts";
-import type { CheckedInput, ExecutionPlan } from "./backend.ts";
+import { oneInOneOut, sameShapePlan } from "./check-inputs.ts";
 import { cpuInstanceGroups, type JsBackend, type JsBackendModel } from "./js-backend.ts";
 
 const NAME = "stall";
@@ -49,22 +49,14 @@ function stallInstance(name: string, stallMs: number, periodMs: number): ModelIn
 export const stallBackend: JsBackend = {
   name: NAME,
   load(config: ModelConfig, at: Locator): JsBackendModel {
-    const { input, output } = config;
-    if (input.length !== 1 || output.length !== 1)
-      throw configError(at.at("input"), `backend '${NAME}' needs exactly 1 input and 1 output, model '${config.name}' declares ${input.length} and ${output.length}`);
-    for (const [t, path] of [[input[0]!, "input[0]"], [output[0]!, "output[0]"]] as const)
-      if (t.data_type !== "TYPE_FP32") throw configError(at.at(`${path}.data_type`), `backend '${NAME}' copies TYPE_FP32, '${t.name}' is ${t.data_type}`);
+    const { output } = oneInOneOut(config, at, NAME, "TYPE_FP32", "copies");
     const stallMs = msParameter(config, at, "stall_ms", 100);
     const periodMs = msParameter(config, at, "period_ms", 500);
     if (!(periodMs > stallMs)) throw configError(at.at("parameters.period_ms"), `backend '${NAME}': period_ms (${periodMs}) must exceed stall_ms (${stallMs})`);
     cpuInstanceGroups(config, at, NAME);
     return {
       kind: "js",
-      plan(inputs: CheckedInput[], batchSize: number): ExecutionPlan {
-        const x = inputs[0]!;
-        const y = Buffer.allocUnsafe(x.data.byteLength);
-        return { outputs: [{ name: output[0]!.name, datatype: "FP32", shape: x.shape, data: y }], native: { inputs: [x.data], outputs: [y], batch: batchSize } };
-      },
+      plan: sameShapePlan(output.name, "FP32"),
       createInstance: (name: string) => stallInstance(name, stallMs, periodMs),
     };
   },
