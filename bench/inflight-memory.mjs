@@ -9,8 +9,9 @@
 // drops the request after writing it shows less than "the tensors alone", even a negative figure); and
 // "keep", where the caller holds its inputs until the answers come, as the tensors-alone baseline holds
 // them: the difference is then exactly what the client itself keeps per call (like with like for both
-// protocols). bench/README.md, inflight-memory.mjs, argues the change.
-//   node --expose-gc bench/inflight-memory.mjs [--requests 10000] [--elements 256] [--protocol http,grpc] [--inputs drop,keep]
+// protocols). bench/README.md, inflight-memory.mjs, argues the change. A third way, "callback" (session 5),
+// is "keep" through client.inferCallback (no promise per call) instead of client.infer.
+//   node --expose-gc bench/inflight-memory.mjs [--requests 10000] [--elements 256] [--protocol http,grpc] [--inputs drop,keep,callback]
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
@@ -29,7 +30,7 @@ const { values: opt } = parseArgs({
     elements: { type: "string", default: "256" },
     connections: { type: "string", default: "64" },
     protocol: { type: "string", default: "http,grpc" },
-    inputs: { type: "string", default: "drop,keep" },
+    inputs: { type: "string", default: "drop,keep,callback" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -73,7 +74,7 @@ async function tensorsOnly() {
   return r;
 }
 
-async function inFlight(protocol, keepInputs) {
+async function inFlight(protocol, keepInputs, viaCallback) {
   // HTTP: only the pool's connections reach the peer, the other calls wait in the client's queue.
   const peer = startPeer(protocol === "http" ? Math.min(N, connections) : N);
   const { httpPort, grpcPort } = await peer.next();
@@ -100,16 +101,27 @@ async function inFlight(protocol, keepInputs) {
       const calls = new Array(N);
       // "keep": the caller's references to its inputs, as tensorsOnly() holds them.
       const inputs = keepInputs ? new Array(N) : undefined;
+      // "callback": one callback for all calls (the call's index as its context); answers land in `calls`.
+      let called = 0;
+      let allCalled;
+      const allBack = new Promise((resolve) => (allCalled = resolve));
+      const onAnswer = (error, result, i) => {
+        calls[i] = error ?? result;
+        if (++called === N) allCalled();
+      };
       for (let i = 0; i < N; i++) {
         const t = makeTensor(i);
         if (inputs !== undefined) inputs[i] = t;
-        calls[i] = client2.infer("held", [t]);
+        if (viaCallback) client2.inferCallback("held", [t], onAnswer, undefined, i);
+        else calls[i] = client2.infer("held", [t]);
       }
       const held = await peer2.next();
       const startedMs = performance.now() - t0;
       const m = await settle();
       peer2.release();
-      const results = await Promise.all(calls);
+      if (viaCallback) await allBack;
+      const results = viaCallback ? calls : await Promise.all(calls);
+      for (const r of results) if (r instanceof Error) throw r;
       if (inputs !== undefined && inputs.length !== N) throw new Error("unreachable");
       const totalMs = performance.now() - t0;
       for (const r of results) if (r.output("OUTPUT0").data[0] !== 1) throw new Error("wrong answer");
@@ -128,7 +140,7 @@ const tensors = await tensorsOnly();
 console.log(`${N} tensors of ${elements} FP32: ${round(tensors.heap / N)} B heap + ${round(tensors.external / N)} B external each`);
 const results = {};
 const modes = opt.inputs.split(",");
-for (const m of modes) if (m !== "drop" && m !== "keep") throw new Error(`--inputs: "drop" and/or "keep", got ${m}`);
+for (const m of modes) if (m !== "drop" && m !== "keep" && m !== "callback") throw new Error(`--inputs: "drop", "keep" and/or "callback", got ${m}`);
 const perRequest = (r) => {
   const heapPer = (r.heap - tensors.heap) / N;
   const externalPer = (r.external - tensors.external) / N;
@@ -136,13 +148,14 @@ const perRequest = (r) => {
 };
 for (const protocol of opt.protocol.split(",")) {
   for (const mode of modes) {
-    const r = await inFlight(protocol, mode === "keep");
+    const r = await inFlight(protocol, mode !== "drop", mode === "callback");
     const p = perRequest(r);
-    // The original measurement keeps its keys (comparable with earlier files); "keep" is its own object.
+    // The original measurement keeps its keys (comparable with earlier files); "keep" and "callback" are objects of their own.
     if (mode === "drop") results[protocol] = { ...results[protocol], ...r, ...p };
-    else results[protocol] = { ...results[protocol], callerKeepsInputs: { ...r, ...p } };
+    else if (mode === "keep") results[protocol] = { ...results[protocol], callerKeepsInputs: { ...r, ...p } };
+    else results[protocol] = { ...results[protocol], inferCallbackCallerKeepsInputs: { ...r, ...p } };
     console.log(
-      `${protocol}, caller ${mode === "keep" ? "keeps" : "drops"} its inputs: ${N} in flight (${r.heldAtPeer} at the peer): beyond their tensors ` +
+      `${protocol}, ${mode === "callback" ? "inferCallback, caller keeps" : `caller ${mode === "keep" ? "keeps" : "drops"}`} its inputs: ${N} in flight (${r.heldAtPeer} at the peer): beyond their tensors ` +
         `${p.perRequestHeapBytes} B heap + ${p.perRequestExternalBytes} B external = ${p.perRequestBytes} B a request (tensor data ${elements * 4} B)`,
     );
   }

@@ -3,6 +3,7 @@ import type {
   CallOptions,
   ClientOptions,
   EndpointStatus,
+  InferCallback,
   InferOptions,
   InferResult,
   InferenceClient,
@@ -40,6 +41,7 @@ import { createGrpcTransport } from "./transport/grpc/transport.ts";
 import { createHttpTransport } from "./transport/http/transport.ts";
 import type { InferEnd, InferRequest, InferResponse, OutputRequest, Transport } from "./transport/transport.ts";
 import { httpBaseUrl, resolveWire } from "./transport/wire-options.ts";
+import { callBackFrom, callBackLater, type InferCallback as TransportCallback } from "./transport/infer-callback.ts";
 import { assembleTransport, endpointUrls, grpcReconnectOptions } from "./transport/stack.ts";
 
 const SCHEME = /^([a-z][a-z0-9+.-]*):\/\//i;
@@ -63,6 +65,9 @@ class Client implements InferenceClient {
   readonly #binaryInputs: boolean;
   readonly #binaryOutputs: boolean;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  /** Streams not yet over: close() cancels them (streaming/infer-stream.ts shutDown). */
+  readonly #streams = new Set<InferStreamImpl>();
   /** The call options of every call made without options (shared: no layer modifies call options). */
   readonly #plainCall: CallOptions;
 
@@ -183,9 +188,31 @@ class Client implements InferenceClient {
     }
   }
 
+  /**
+   * infer without a promise (api.ts): argument errors and every failure are called back (never from inside
+   * this call); where the transport stack offers inferCallback, a call in flight keeps no promise at all.
+   */
+  inferCallback<C = undefined>(model: string, inputs: Tensor[], callback: InferCallback<C>, options?: InferOptions, context?: C): void {
+    if (typeof callback !== "function") throw new InferenceError("invalid_argument", `inferCallback: callback must be a function, got ${typeof callback}`);
+    const back = callback as unknown as TransportCallback<InferResult, unknown>;
+    try {
+      this.#startInfer(model, inputs, options, AS_RESULT, back, context);
+    } catch (e) {
+      callBackLater(back, e, context);
+    }
+  }
+
   #startInfer(model: string, inputs: Tensor[], options: InferOptions | undefined, end: InferEnd<InferResult>): Promise<InferResult>;
   #startInfer(model: string, inputs: Tensor[], options: InferOptions | undefined, end: undefined): Promise<InferResponse>;
-  #startInfer(model: string, inputs: Tensor[], options: InferOptions | undefined, end: InferEnd<InferResult> | undefined): Promise<InferResponse | InferResult> {
+  #startInfer(model: string, inputs: Tensor[], options: InferOptions | undefined, end: InferEnd<InferResult>, callback: TransportCallback<InferResult, unknown>, context: unknown): undefined;
+  #startInfer(
+    model: string,
+    inputs: Tensor[],
+    options: InferOptions | undefined,
+    end: InferEnd<InferResult> | undefined,
+    callback?: TransportCallback<InferResult, unknown>,
+    context?: unknown,
+  ): Promise<InferResponse | InferResult> | undefined {
     const call = this.#call("infer", options);
     this.#model("infer", model);
     if (!Array.isArray(inputs)) throw new InferenceError("invalid_argument", "infer: inputs must be an array of Tensor");
@@ -214,11 +241,23 @@ class Client implements InferenceClient {
       },
       call,
       end,
+      callback,
+      context,
     );
   }
 
-  #sendInfer(req: InferRequest, call: CallOptions, end: InferEnd<InferResult> | undefined): Promise<InferResponse | InferResult> {
-    return end === undefined ? this.#transport.infer(req, call) : this.#transport.inferWith!(req, call, end);
+  #sendInfer(
+    req: InferRequest,
+    call: CallOptions,
+    end: InferEnd<InferResult> | undefined,
+    callback?: TransportCallback<InferResult, unknown>,
+    context?: unknown,
+  ): Promise<InferResponse | InferResult> | undefined {
+    const t = this.#transport;
+    if (callback === undefined) return end === undefined ? t.infer(req, call) : t.inferWith!(req, call, end);
+    if (t.inferCallback !== undefined) t.inferCallback(req, call, AS_RESULT, callback, context);
+    else callBackFrom(t.inferWith !== undefined ? t.inferWith(req, call, AS_RESULT) : t.infer(req, call).then(toInferResult), callback, context);
+    return undefined;
   }
 
   async registerSystemSharedMemory(name: string, key: string, byteSize: number, options?: RegisterSystemSharedMemoryOptions): Promise<void> {
@@ -245,7 +284,12 @@ class Client implements InferenceClient {
     const transport = this.#transport;
     if (typeof transport.openStream !== "function")
       throw new InferenceError("unimplemented", `stream: streaming inference needs gRPC (ModelStreamInfer); this client speaks ${this.protocol}`);
-    return new InferStreamImpl((handlers) => transport.openStream!(call, handlers));
+    const stream = new InferStreamImpl((handlers) => transport.openStream!(call, handlers));
+    const streams = this.#streams;
+    streams.add(stream);
+    const forget = (): void => void streams.delete(stream);
+    stream.closed.then(forget, forget);
+    return stream;
   }
 
   async *inferDecoupled(model: string, inputs: Tensor[], options?: DecoupledInferOptions): AsyncGenerator<InferResult, void, undefined> {
@@ -270,9 +314,19 @@ class Client implements InferenceClient {
     return new InferSequenceImpl(model, options?.id, stream ? runOnStream(stream, model) : (inputs, o) => this.infer(model, inputs, o));
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Open streams are cancelled first, while their connection is up (the server sees CANCELLED; their
+   * reads reject with "cancelled", "the client was closed"): a stream has no end of its own and would hold
+   * the connection and the process open. Calls in flight are left to finish: the balancing layer closes an
+   * endpoint's connections once nothing is outstanding there (balanced.ts).
+   */
+  close(): Promise<void> {
     this.#closed = true;
+    return (this.#closing ??= this.#shutDown());
+  }
+
+  async #shutDown(): Promise<void> {
+    await Promise.all(Array.from(this.#streams, (stream) => stream.shutDown()));
     await this.#transport.close();
   }
 }

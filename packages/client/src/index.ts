@@ -55,6 +55,7 @@ export type {
   CallOptions,
   ClientOptions,
   InferBatchStatistics,
+  InferCallback,
   InferOptions,
   InferResult,
   InferStatistics,

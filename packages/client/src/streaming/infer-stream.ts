@@ -1,7 +1,9 @@
 // InferStream over a transport's StreamChannel: requests go out as send() is called; every response
 // and in-band error is queued for the stream's iteration, unless responses(requestId) claimed that
 // request, in which case it goes to that request's own queue. Queues are unbounded: a consumer that
-// stops reading keeps what the server sends in memory until the stream ends.
+// stops reading keeps what the server sends in memory until the stream ends. client.close() ends an open
+// stream through shutDown(): a stream has no end of its own, so it would otherwise hold the connection
+// (and the process) open.
 import type { InferResult, ParameterValue, RequestedOutput } from "../api.ts";
 import { InferenceError } from "../errors.ts";
 import { InferResultImpl } from "../infer-result.ts";
@@ -70,6 +72,13 @@ class Inbox<T> {
   }
 }
 
+const ignore = (): void => {};
+
+/** The error of a stream ended by client.close(): its reads reject with it, later sends throw its code. */
+export function clientClosedError(what: string, cause?: unknown): InferenceError {
+  return new InferenceError("cancelled", `${what}: the stream was cancelled because the client was closed`, { cause });
+}
+
 function checkArgs(model: unknown, inputs: unknown): void {
   if (typeof model !== "string" || model === "")
     throw new InferenceError("invalid_argument", `stream.send: model name must be a non-empty string, got ${JSON.stringify(model)}`);
@@ -92,6 +101,10 @@ export class InferStreamImpl implements InferStream {
   readonly #channel: StreamChannel;
   #serial = 0;
   #over = false;
+  /** The caller cancelled (cancel(), breaking out): a later client.close() keeps that error. */
+  #cancelled = false;
+  /** Set by shutDown(): the stream's error whatever status the cancellation comes back with. */
+  #shutdown: InferenceError | undefined;
 
   /** `open` makes the transport channel with the handlers this stream gives it. */
   constructor(open: (handlers: StreamHandlers) => StreamChannel) {
@@ -107,7 +120,9 @@ export class InferStreamImpl implements InferStream {
         // The protocol carries only a message for in-band errors, no status code.
         this.#deliver({ type: "error", requestId: response?.id ?? "", error: new InferenceError("unknown", message) });
       },
-      close: (error) => {
+      close: (closeError) => {
+        // Ended by client.close(): the cancellation's status says "cancelled"; the reason is the client.
+        const error = closeError !== undefined && this.#shutdown !== undefined ? this.#shutdown : closeError;
         this.#over = true;
         this.#inbox.close(error);
         for (const inbox of this.#claims.values()) inbox.close(error ?? new InferenceError("aborted", "stream: the stream ended before this request's final response"));
@@ -132,6 +147,8 @@ export class InferStreamImpl implements InferStream {
   }
 
   send(model: string, inputs: Tensor[], options: StreamInferOptions = {}): string {
+    if (this.#shutdown !== undefined)
+      throw clientClosedError(`stream.send: cannot send to model '${String(model)}'`, this.#shutdown);
     checkArgs(model, inputs);
     if (options.id !== undefined && typeof options.id !== "string") throw new InferenceError("invalid_argument", "stream.send: id must be a string");
     const id = options.id !== undefined && options.id !== "" ? options.id : `stream-${++this.#serial}`;
@@ -155,7 +172,21 @@ export class InferStreamImpl implements InferStream {
   }
 
   cancel(reason?: unknown): void {
+    this.#cancelled = true;
     this.#channel.cancel(reason);
+  }
+
+  /**
+   * Ends the stream for client.close(): cancels it (the server sees CANCELLED) unless it is over or the
+   * caller cancelled it already; pending reads, `closed` and later sends fail with clientClosedError.
+   * Resolves once the stream has closed.
+   */
+  shutDown(): Promise<void> {
+    if (!this.#over && !this.#cancelled) {
+      this.#shutdown = clientClosedError("stream");
+      this.#channel.cancel(this.#shutdown);
+    }
+    return this.closed.then(ignore, ignore);
   }
 
   responses(requestId: string): AsyncIterable<InferResult> {

@@ -50,13 +50,14 @@ export type StreamResponse = StreamResult | StreamError;
 /**
  * A bidirectional inference stream. Iterate it for every response and in-band error, in arrival order;
  * iteration ends when the server has answered everything after end(), and throws an InferenceError when
- * the stream fails (code "cancelled" after cancel() or an aborted signal, "deadline_exceeded", ...).
+ * the stream fails (code "cancelled" after cancel(), an aborted signal or client.close(), "deadline_exceeded", ...).
  * Breaking out of the iteration cancels the stream.
  */
 export interface InferStream extends AsyncIterable<StreamResponse> {
   /**
    * Sends one request and returns its id: options.id, or one generated for this stream ("stream-<n>").
-   * Throws an InferenceError (invalid_argument, or failed_precondition after end()/cancel()).
+   * Throws an InferenceError (invalid_argument, failed_precondition after end()/cancel(), cancelled once
+   * client.close() ended the stream).
    */
   send(model: string, inputs: Tensor[], options?: StreamInferOptions): string;
   /** Half-closes: nothing more will be sent; the server ends the stream once it answered everything. */

@@ -19,6 +19,8 @@ export interface StreamEndpoint {
   healthy: boolean;
   outstanding: number;
   requests: number;
+  /** Set while the client's close() waits for the endpoint's calls and streams to end. */
+  whenIdle: (() => void) | undefined;
 }
 
 export interface StreamBalancer<E extends StreamEndpoint> {
@@ -62,7 +64,7 @@ export function openBalancedStream<E extends StreamEndpoint>(balancer: StreamBal
     const release = (): void => {
       if (!open) return;
       open = false;
-      ep.outstanding--;
+      if (--ep.outstanding === 0) ep.whenIdle?.();
     };
     try {
       return ep.transport.openStream!(attemptCall, {

@@ -16,6 +16,7 @@ import { withAttempts } from "./attempts.ts";
 import { openBalancedStream } from "./balanced-stream.ts";
 import type { InferEnd, InferRequest, InferResponse, StreamChannel, StreamHandlers, Transport } from "./transport.ts";
 import { endWith } from "./infer-end.ts";
+import { callBackFrom, callBackLater, type InferCallback } from "./infer-callback.ts";
 
 export interface BalancedEndpoint {
   /** Carries the calls (possibly wrapped, e.g. traced). */
@@ -69,6 +70,8 @@ class Endpoint {
   ejections = 0;
   lastError: string | undefined;
   probing = false;
+  /** Set while close() waits for the calls in flight here (idle()): called when the last one settles. */
+  whenIdle: (() => void) | undefined = undefined;
 
   /** Ends an attempt that answered: an answer from an ejected endpoint (tried in panic mode) proves it is back. */
   readonly answered: <T>(result: T) => T;
@@ -80,7 +83,7 @@ class Endpoint {
     this.transport = e.transport;
     this.probe = e.probe ?? e.transport;
     this.answered = (result) => {
-      this.outstanding--;
+      if (--this.outstanding === 0 && this.whenIdle !== undefined) this.whenIdle();
       this.healthy = true;
       return result;
     };
@@ -98,11 +101,22 @@ class Endpoint {
 
   /** Ends a failed attempt (as `failed`) and returns its InferenceError instead of throwing it. */
   settleFailure(e: unknown): InferenceError {
-    this.outstanding--;
+    if (--this.outstanding === 0 && this.whenIdle !== undefined) this.whenIdle();
     const error = InferenceError.from(e);
     const failure = connectionFailure(error);
     if (failure) this.#eject(this, failure, error.message);
     return error;
+  }
+
+  /** Resolves once no call (or stream) is in flight on this endpoint. */
+  idle(): Promise<void> {
+    if (this.outstanding === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.whenIdle = () => {
+        this.whenIdle = undefined;
+        resolve();
+      };
+    });
   }
 
   /** `end` with this endpoint's accounting in front: one per layer-above InferEnd, made once. */
@@ -253,6 +267,21 @@ class Balancer {
       return Promise.reject(mine.failed(e));
     }
   }
+  /** inferWith by a callback: passed down as it is where inferWith is (one endpoint or a pinned sequence). */
+  inferCallback<T, C>(req: InferRequest, call: CallOptions, end: InferEnd<T>, callback: InferCallback<T, C>, context: C): void {
+    const sequence = sequenceKey(req.parameters);
+    if (this.#endpoints.length > 1 && sequence === undefined) return callBackFrom(this.inferWith(req, call, end), callback, context);
+    const ep = sequence === undefined ? this.#endpoints[0]! : this.#pinnedEndpoint(sequence);
+    ep.outstanding++;
+    ep.requests++;
+    const mine = ep.endFor(end);
+    try {
+      ep.transport.inferCallback!(req, call, mine, callback, context);
+    } catch (e) {
+      callBackLater(callback, mine.failed(e), context);
+    }
+  }
+
 
   /** Runs the call on every endpoint; rejects naming each endpoint that failed. */
   async all<T>(what: string, call: CallOptions, attempt: Attempt<T>): Promise<T[]> {
@@ -354,6 +383,9 @@ class Balancer {
   async close(): Promise<void> {
     this.#closed = true;
     clearInterval(this.#timer);
+    // Calls in flight finish before the connections close, on every protocol: HTTP's pools wait for them
+    // anyway, while a gRPC channel closed under a call it has not started yet fails it as "unavailable".
+    await Promise.all(this.#endpoints.map((ep) => ep.idle()));
     await Promise.all(this.#endpoints.map((ep) => ep.transport.close()));
   }
 }
@@ -422,6 +454,10 @@ export function createBalancedTransport(endpoints: readonly BalancedEndpoint[], 
     // Only when every endpoint's transport offers it (transport.ts, InferEnd).
     ...(endpoints.every((e) => e.transport.inferWith !== undefined) && {
       inferWith: <T>(req: InferRequest, call: CallOptions, end: InferEnd<T>) => b.inferWith(req, call, end),
+    }),
+    ...(endpoints.every((e) => e.transport.inferWith !== undefined && e.transport.inferCallback !== undefined) && {
+      inferCallback: <T, C>(req: InferRequest, call: CallOptions, end: InferEnd<T>, callback: InferCallback<T, C>, context: C) =>
+        b.inferCallback(req, call, end, callback, context),
     }),
     ...(first.transport.openStream && { openStream: (call: CallOptions, handlers: StreamHandlers) => b.stream(call, handlers) }),
     endpoints: () => b.status(),

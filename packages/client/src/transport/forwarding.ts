@@ -2,9 +2,9 @@
 // else a transport offers, including methods added to the Transport interface later, is forwarded
 // unchanged by the objects built here, so a new operation works through every layer from the start.
 
-// Not forwarded: `inferWith` is infer by another road; a layer that handles infer must offer it itself
-// (or not at all), else calls through it would skip the layer (transport.ts, InferEnd).
-const NOT_FORWARDED = new Set(["constructor", "inferWith"]);
+// Not forwarded: `inferWith` and `inferCallback` are infer by other roads; a layer that handles infer must
+// offer them itself (or not at all), else calls through it would skip the layer (transport.ts, InferEnd).
+const NOT_FORWARDED = new Set(["constructor", "inferWith", "inferCallback"]);
 
 function methodNames(target: object): string[] {
   const names = new Set<string>();

@@ -13,6 +13,7 @@ import { deadlineOf } from "./deadline.ts";
 import { forwardAll } from "./forwarding.ts";
 import { withAttempts } from "./attempts.ts";
 import type { InferEnd, InferRequest, Transport } from "./transport.ts";
+import type { InferCallback } from "./infer-callback.ts";
 
 export interface RetryPolicy {
   attempts: number;
@@ -186,6 +187,11 @@ export function withRetries(inner: Transport, options: RetryOptions | false | un
     ...(!policy.retryInfer &&
       inner.inferWith !== undefined && {
         inferWith: <T>(req: InferRequest, call: CallOptions, end: InferEnd<T>) => inner.inferWith!(req, call, end),
+      }),
+    ...(!policy.retryInfer &&
+      inner.inferCallback !== undefined && {
+        inferCallback: <T, C>(req: InferRequest, call: CallOptions, end: InferEnd<T>, callback: InferCallback<T, C>, context: C) =>
+          inner.inferCallback!(req, call, end, callback, context),
       }),
     close: async () => {
       retrier.close();

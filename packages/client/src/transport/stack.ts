@@ -8,6 +8,7 @@ import { createBalancedTransport, resolveHealthCheck, type BalancedEndpoint } fr
 import { withRetries } from "./retrying.ts";
 import type { InferEnd, InferRequest, Transport } from "./transport.ts";
 import { endWith } from "./infer-end.ts";
+import { callBackFrom, type InferCallback } from "./infer-callback.ts";
 
 /** The endpoint URLs of `options.url`: one string or a non-empty list of them. */
 export function endpointUrls(url: unknown): string[] {
@@ -41,6 +42,12 @@ function untracedInferWith(traced: Transport, raw: Transport): Transport {
       activeTracer() === undefined
         ? raw.inferWith!(req, call, end)
         : endWith(traced.infer(req, call), end),
+    ...(raw.inferCallback !== undefined && {
+      inferCallback: <T, C>(req: InferRequest, call: CallOptions, end: InferEnd<T>, callback: InferCallback<T, C>, context: C): void =>
+        activeTracer() === undefined
+          ? raw.inferCallback!(req, call, end, callback, context)
+          : callBackFrom(endWith(traced.infer(req, call), end), callback, context),
+    }),
   };
 }
 

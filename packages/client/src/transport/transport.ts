@@ -13,6 +13,7 @@ import type {
 import type { LogSettings, RepositoryIndexEntry, TraceSettings } from "../extension-types.ts";
 import type { InferenceError } from "../errors.ts";
 import type { SharedMemoryRef, Tensor } from "../tensor.ts";
+import type { InferCallback } from "./infer-callback.ts";
 
 export interface ModelRef {
   model: string;
@@ -114,6 +115,12 @@ export interface Transport {
    * it blindly (forwarding.ts skips it), so that a layer's own infer handling is never bypassed.
    */
   inferWith?<T>(request: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T>;
+  /**
+   * inferWith without a promise: `callback(error, value, context)` exactly once, with end.done(answer) or
+   * end.failed(error), never before this returns (infer-callback.ts). Offered only by layers that pass it
+   * down (or end it themselves); without it, the client calls back from inferWith's promise.
+   */
+  inferCallback?<T, C>(request: InferRequest, call: CallOptions, end: InferEnd<T>, callback: InferCallback<T, C>, context: C): void;
   systemSharedMemoryRegister(request: SharedMemoryRegisterRequest, call: CallOptions): Promise<void>;
   /** `name` undefined: every region. */
   systemSharedMemoryUnregister(name: string | undefined, call: CallOptions): Promise<void>;

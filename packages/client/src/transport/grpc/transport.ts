@@ -33,6 +33,7 @@ import { inferenceServiceClient, modelInferCodec } from "./service.ts";
 import { InferRequestLayouts } from "./infer-request-layout.ts";
 import { InferAnswerDecoders } from "./infer-answer-decoders.ts";
 import { endWith } from "../infer-end.ts";
+import { callBackFrom, callBackLater, type InferCallback } from "../infer-callback.ts";
 import { H2UnaryClient } from "./h2/unary-client.ts";
 import { rawOutputOffset } from "./h2/message-reader.ts";
 import { inferImplementation } from "./h2/implementation.ts";
@@ -372,23 +373,34 @@ export class GrpcTransport implements Transport {
   #h2Infer(req: InferRequest, call: CallOptions, end: undefined): Promise<InferResponse>;
   #h2Infer<T>(req: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T>;
   #h2Infer<T>(req: InferRequest, call: CallOptions, end: InferEnd<T> | undefined): Promise<InferResponse | T> {
+    const message = this.#h2Message(req);
+    if (message instanceof InferenceError) return Promise.reject(end ? end.failed(message) : message);
+    // The answer is decoded (and with `end`, made the layers' result) by the call itself: no promise and
+    // closure per call for a .then here or above.
+    const decoder = end === undefined ? this.#answers.plain(req.outputs) : this.#answers.ended(req.outputs, end);
+    return this.#h2!.call<InferResponse | T>("ModelInfer", message, call, this.#what, rawOutputOffset, decoder);
+  }
+
+  /** inferWith by a callback (transport.ts): on the h2 paths no promise at all. */
+  inferCallback<T, C>(req: InferRequest, call: CallOptions, end: InferEnd<T>, callback: InferCallback<T, C>, context: C): void {
+    if (!this.#h2) return callBackFrom(this.inferWith(req, call, end), callback, context);
+    const message = this.#h2Message(req);
+    if (message instanceof InferenceError) return callBackLater(callback, end.failed(message), context);
+    this.#h2.callBack<T, C>("ModelInfer", message, call, this.#what, rawOutputOffset, this.#answers.ended(req.outputs, end), callback, context);
+  }
+
+  /** The serialized request (kept layouts when they fit), or why it cannot be; sets #what for req.model. */
+  #h2Message(req: InferRequest): Uint8Array[] | InferenceError {
     if (req.model !== this.#whatModel) {
       this.#whatModel = req.model;
       this.#what = `infer(${req.model})`;
     }
-    const what = this.#what;
-    let message: Uint8Array[];
     try {
-      message = this.#requestLayouts.message(req) ?? modelInferCodec().serialize(encodeInferRequest(req));
+      return this.#requestLayouts.message(req) ?? modelInferCodec().serialize(encodeInferRequest(req));
     } catch (e) {
-      let err = InferenceError.from(e);
-      if (err.code === "unknown") err = new InferenceError("invalid_argument", `${what}: ${err.message}`, { cause: e });
-      return Promise.reject(end ? end.failed(err) : err);
+      const err = InferenceError.from(e);
+      return err.code === "unknown" ? new InferenceError("invalid_argument", `${this.#what}: ${err.message}`, { cause: e }) : err;
     }
-    // The answer is decoded (and with `end`, made the layers' result) by the call itself: no promise and
-    // closure per call for a .then here or above.
-    const decoder = end === undefined ? this.#answers.plain(req.outputs) : this.#answers.ended(req.outputs, end);
-    return this.#h2!.call<InferResponse | T>("ModelInfer", message, call, what, rawOutputOffset, decoder);
   }
 
   openStream(call: CallOptions, handlers: StreamHandlers): StreamChannel {

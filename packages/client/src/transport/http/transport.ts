@@ -39,6 +39,7 @@ import type { CallScope } from "../call-scope.ts";
 import { fastPoolSettings } from "./fast/settings.ts";
 import { joinChunks } from "./body.ts";
 import { endWith } from "../infer-end.ts";
+import { callBackFrom, callBackLater, type InferCallback } from "../infer-callback.ts";
 
 export interface HttpTransportOptions {
   /** http(s)://host:port, optionally with a path prefix. */
@@ -439,6 +440,18 @@ export class HttpTransport implements Transport {
     }
   }
 
+  /** inferWith by a callback (transport.ts): on the fast path no promise at all (FastPool.requestCallback). */
+  inferCallback<T, C>(req: InferRequest, call: CallOptions, end: InferEnd<T>, callback: InferCallback<T, C>, context: C): void {
+    const fast = this.#fast;
+    if (fast === undefined || this.#authHook !== undefined || this.#compression !== undefined)
+      return callBackFrom(this.inferWith(req, call, end), callback, context);
+    try {
+      this.#fastInfer(fast, req, call, end, callback, context);
+    } catch (e) {
+      callBackLater(callback, end.failed(e), context);
+    }
+  }
+
   async #inferOverRequest(req: InferRequest, call: CallOptions): Promise<InferResponse> {
     const encoded = encodeInferRequest(req);
     // undici's chunk-list path is slow: small bodies go as one buffer. (The fast path writes small
@@ -459,7 +472,9 @@ export class HttpTransport implements Transport {
    * request is held as its JSON header text and the tensors' typed arrays; without per-call headers its
    * head is built at write time from a prefix kept per model (#inferTarget), not from a headers object.
    */
-  #fastInfer<T>(fast: FastPool, req: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T> {
+  #fastInfer<T>(fast: FastPool, req: InferRequest, call: CallOptions, end: InferEnd<T>): Promise<T>;
+  #fastInfer<T, C>(fast: FastPool, req: InferRequest, call: CallOptions, end: InferEnd<T>, callback: InferCallback<T, C>, context: C): undefined;
+  #fastInfer<T, C>(fast: FastPool, req: InferRequest, call: CallOptions, end: InferEnd<T>, callback?: InferCallback<T, C>, context?: C): Promise<T> | undefined {
     const target = this.#inferTarget(req);
     const parts = target.json.encode(req);
     const json = parts.json;
@@ -482,7 +497,12 @@ export class HttpTransport implements Transport {
     // and json; with `head` and binary data (body not null), the head's last line (Inference-Header-Content-Length)
     // ends with jsonBytes.
     const prefix = headers === null ? parts.prefix : undefined;
-    return fast.request({ method: "POST", path: target.path, headers, body, signal: scope.signal ?? null, head, json, jsonBytes, prefix }, finish);
+    const request = { method: "POST", path: target.path, headers, body, signal: scope.signal ?? null, head, json, jsonBytes, prefix } as const;
+    if (callback !== undefined) {
+      fast.requestCallback(request, finish, callback, context as C);
+      return undefined;
+    }
+    return fast.request(request, finish);
   }
 
   /** The FastInferEnd shared by calls without signal, timeout or requested outputs that end with `end`. */

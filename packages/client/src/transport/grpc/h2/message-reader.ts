@@ -19,15 +19,15 @@ const IN_PLACE_SLACK = 16;
 
 /** MessageReader.bits: the message is compressed (flag 1 in its prefix). */
 const COMPRESSED = 1;
+/** MessageReader.bits: the stream carried something other than one well-formed message (its text is in #body). */
+const PROBLEM = 2;
 /** The lowest bit of MessageReader.bits that subclasses may use (SettlingCall, WireCall). */
-export const FIRST_FREE_BIT = 2;
+export const FIRST_FREE_BIT = 4;
 
 export class MessageReader<L extends ReaderLimits = ReaderLimits> {
-  /** Set when the stream carried something other than one well-formed message. */
-  problem: string | undefined;
   /**
-   * Boolean state of the reader and of the calls built on it, one bit each (COMPRESSED here, the rest from
-   * FIRST_FREE_BIT up): a field per flag costs 8 bytes a call in flight.
+   * Boolean state of the reader and of the calls built on it, one bit each (COMPRESSED and PROBLEM here,
+   * the rest from FIRST_FREE_BIT up): a field per flag costs 8 bytes a call in flight.
    */
   protected bits = 0;
   /** One object that calls of the same kind share (a subclass keeps more of the call's settings in it). */
@@ -35,13 +35,11 @@ export class MessageReader<L extends ReaderLimits = ReaderLimits> {
   /** The message's length from its prefix; -1 until the prefix is read. */
   #length = -1;
   /**
-   * The message; while #length < 0, the bytes of a prefix split over chunks (with #filled counting them): no
-   * fields of their own, which every call in flight would pay for.
+   * The message; while #length < 0, the bytes of a prefix split over chunks (with #filled counting them);
+   * with PROBLEM, the problem's text. One slot for the three: a field costs every call in flight 8 bytes.
    */
-  #body: Buffer | undefined;
+  #body: Buffer | string | undefined;
   #filled = 0;
-  /** Message bytes the last inPlace view was given for. */
-  #inPlaceData = 0;
 
   /** `limits`: the shared settings, or the largest message accepted (with `align`). */
   constructor(limits: L | number, align?: AlignProbe) {
@@ -52,9 +50,20 @@ export class MessageReader<L extends ReaderLimits = ReaderLimits> {
     return (this.bits & COMPRESSED) !== 0;
   }
 
+  /** Set when the stream carried something other than one well-formed message. */
+  get problem(): string | undefined {
+    return (this.bits & PROBLEM) !== 0 ? (this.#body as string) : undefined;
+  }
+
+  // Not a #private method: that would put a brand field on every instance (8 bytes a call in flight).
+  private setProblem(problem: string): void {
+    this.bits |= PROBLEM;
+    this.#body = problem;
+  }
+
   /** The complete message, or undefined when none (or only part of one) arrived. */
   message(): Buffer | undefined {
-    return this.#body !== undefined && this.#filled === this.#length ? this.#body : undefined;
+    return (this.bits & PROBLEM) === 0 && this.#body !== undefined && this.#filled === this.#length ? (this.#body as Buffer) : undefined;
   }
 
   /** Whether a message was started but not finished. */
@@ -68,39 +77,41 @@ export class MessageReader<L extends ReaderLimits = ReaderLimits> {
    * message data (a DATA frame's rest); `extra`: how many bytes after them the caller would read along
    * (the next frame's header) into room that is overwritten later or lies past the body's end. Data
    * beyond the message's end is not taken (push must see it). Undefined unless a large message has
-   * been started and is not yet complete. Then filledInPlace.
+   * been started and is not yet complete. Then filledInPlace with the same `want`.
    */
   inPlace(want: number, extra: number): Buffer | undefined {
     const body = this.#body;
-    if (body === undefined || this.#length < IN_PLACE_MIN_BYTES || this.problem !== undefined) return undefined;
+    if (body === undefined || this.#length < IN_PLACE_MIN_BYTES || (this.bits & PROBLEM) !== 0) return undefined;
     const left = this.#length - this.#filled;
     if (left === 0) return undefined;
-    const start = body.byteOffset + this.#filled;
-    this.#inPlaceData = Math.min(want, left);
+    const store = body as Buffer;
+    const start = store.byteOffset + this.#filled;
     // The body's store has IN_PLACE_SLACK bytes past the body's end (see push).
     const end = want > left ? start + left : start + want + Math.min(extra, IN_PLACE_SLACK);
-    return Buffer.from(body.buffer, start, end - start);
+    return Buffer.from(store.buffer, start, end - start);
   }
 
-  /** `n` bytes were read into the last inPlace view; returns how many of them are message data. */
-  filledInPlace(n: number): number {
-    const data = Math.min(n, this.#inPlaceData);
+  /**
+   * `n` bytes were read into the last inPlace view, given for `want`; returns how many of them are message
+   * data (the caller keeps `want`: a field here would cost every call in flight).
+   */
+  filledInPlace(n: number, want: number): number {
+    const data = Math.min(n, want, this.#length - this.#filled);
     this.#filled += data;
-    this.#inPlaceData = 0;
     return data;
   }
 
   push(chunk: Buffer): void {
     let off = 0;
     const n = chunk.length;
-    while (off < n && this.problem === undefined) {
+    while (off < n && (this.bits & PROBLEM) === 0) {
       if (this.#length < 0 || this.#filled === this.#length) {
         if (this.#length >= 0) {
           // A second message on a unary call.
-          this.problem = "Too many responses received";
+          this.setProblem("Too many responses received");
           return;
         }
-        off = this.#readPrefix(chunk, off);
+        off = this.readPrefix(chunk, off);
         continue;
       }
       const take = Math.min(this.#length - this.#filled, n - off);
@@ -118,13 +129,14 @@ export class MessageReader<L extends ReaderLimits = ReaderLimits> {
         const store = Buffer.allocUnsafe(this.#length + shift + (this.#length >= IN_PLACE_MIN_BYTES ? IN_PLACE_SLACK : 0));
         this.#body = store.subarray(shift, shift + this.#length);
       }
-      chunk.copy(this.#body, this.#filled, off, off + take);
+      chunk.copy(this.#body as Buffer, this.#filled, off, off + take);
       this.#filled += take;
       off += take;
     }
   }
 
-  #readPrefix(chunk: Buffer, off: number): number {
+  // Not a #private method: that would put a brand field on every instance (8 bytes a call in flight).
+  private readPrefix(chunk: Buffer, off: number): number {
     let flag: number;
     let length: number;
     if (this.#filled === 0 && chunk.length - off >= 5) {
@@ -133,7 +145,7 @@ export class MessageReader<L extends ReaderLimits = ReaderLimits> {
       off += 5;
     } else {
       // A prefix split over chunks: gathered in #body, counted by #filled (#length is still -1).
-      const prefix = (this.#body ??= Buffer.allocUnsafe(5));
+      const prefix = (this.#body ??= Buffer.allocUnsafe(5)) as Buffer;
       const take = Math.min(5 - this.#filled, chunk.length - off);
       chunk.copy(prefix, this.#filled, off, off + take);
       this.#filled += take;
@@ -144,12 +156,12 @@ export class MessageReader<L extends ReaderLimits = ReaderLimits> {
       this.#body = undefined;
     }
     if (flag > 1) {
-      this.problem = `Invalid message flag ${flag}`;
+      this.setProblem(`Invalid message flag ${flag}`);
       return off;
     }
     const maxLength = this.limits.maxMessageLength;
     if (length > maxLength) {
-      this.problem = `Received message larger than max (${length} vs. ${maxLength})`;
+      this.setProblem(`Received message larger than max (${length} vs. ${maxLength})`);
       return off;
     }
     if (flag === 1) this.bits |= COMPRESSED;

@@ -3,28 +3,44 @@
 // stopping its deadline timer and abort listener, resolving with the spec's decode of the answer or
 // rejecting with the spec's mapping of the failure. Kept in the call object itself: no closures per call.
 import { unwatchAbort, type AbortTarget } from "../../abort-watch.ts";
+import { callBack, type InferCallback } from "../../infer-callback.ts";
 import { FIRST_FREE_BIT, MessageReader } from "./message-reader.ts";
 import type { GrpcStatusError } from "./status.ts";
 import type { CallEnds, UnaryCallSpec } from "./unary-call.ts";
 
 /** MessageReader.bits: the call has ended. */
 const SETTLED = FIRST_FREE_BIT;
+/** MessageReader.bits: the call ends by a callback (see callbackContext), not by a promise's resolve. */
+export const CALLBACK = FIRST_FREE_BIT << 1;
 /** The lowest bit of `bits` that subclasses of SettlingCall may use. */
-export const CALL_FREE_BIT = FIRST_FREE_BIT << 1;
+export const CALL_FREE_BIT = FIRST_FREE_BIT << 2;
 
 export abstract class SettlingCall<T> extends MessageReader<CallEnds<T>> implements AbortTarget {
   /**
    * The promise's resolve, its only settler kept: a failure resolves it with a rejected promise (the
-   * promise adopts the rejection), so a call in flight holds one closure, not two.
+   * promise adopts the rejection), so a call in flight holds one closure, not two. With CALLBACK: the
+   * caller's callback instead (no promise at all).
    */
   readonly #resolve: (value: T | Promise<never>) => void;
-  signal: AbortSignal | undefined;
   timer: NodeJS.Timeout | undefined;
 
-  /** Keeps spec.ends (shared by calls of one kind) or the spec's own decode, fail, context and limits in one object. */
+  /**
+   * Keeps spec.ends (shared by calls of one kind) or the spec's own decode, fail, context, signal and limits
+   * in one object. The signal is the spec's (the ends carry it: no field of the call's own).
+   */
   constructor(spec: UnaryCallSpec<T>, resolve: (value: T) => void) {
-    super(spec.ends ?? { maxMessageLength: spec.maxMessageLength, align: spec.align, decode: spec.decode, fail: spec.fail, context: spec.context });
+    super(spec.ends ?? { maxMessageLength: spec.maxMessageLength, align: spec.align, decode: spec.decode, fail: spec.fail, context: spec.context, signal: spec.signal });
     this.#resolve = resolve as (value: T | Promise<never>) => void;
+  }
+
+  /** The context a CALLBACK call hands its callback (a subclass that makes such calls keeps it). */
+  protected callbackContext(): unknown {
+    return undefined;
+  }
+
+  /** The caller's signal (watched from the call's start until it settles). */
+  get signal(): AbortSignal | undefined {
+    return this.limits.signal;
   }
 
   get settled(): boolean {
@@ -47,8 +63,10 @@ export abstract class SettlingCall<T> extends MessageReader<CallEnds<T>> impleme
     if ((this.bits & SETTLED) !== 0) return;
     this.bits |= SETTLED;
     if (this.timer) clearTimeout(this.timer);
-    if (this.signal !== undefined) unwatchAbort(this.signal, this);
+    const signal = this.limits.signal;
+    if (signal !== undefined) unwatchAbort(signal, this);
     const ends = this.limits;
+    if ((this.bits & CALLBACK) !== 0) return this.callBack(error, value);
     if (error) {
       this.#resolve(Promise.reject(ends.fail ? ends.fail(error, ends.context) : error));
       return;
@@ -61,5 +79,21 @@ export abstract class SettlingCall<T> extends MessageReader<CallEnds<T>> impleme
       return this.#resolve(Promise.reject(e));
     }
     this.#resolve(result);
+  }
+
+  // Not a #private method: those put a brand field on every instance (8 bytes a call in flight).
+  private callBack(error: GrpcStatusError | undefined, value: Buffer | undefined): void {
+    const ends = this.limits;
+    const callback = this.#resolve as unknown as InferCallback<T, unknown>;
+    const context = this.callbackContext();
+    if (error) return callBack(callback, ends.fail ? ends.fail(error, ends.context) : error, undefined, context);
+    if (ends.decode === undefined) return callBack(callback, null, value as T, context);
+    let result: T;
+    try {
+      result = ends.decode(value!, ends.context);
+    } catch (e) {
+      return callBack(callback, e, undefined, context);
+    }
+    callBack(callback, null, result, context);
   }
 }

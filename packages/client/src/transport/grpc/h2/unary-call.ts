@@ -42,7 +42,7 @@ export interface UnaryCallSpec<T = Buffer> {
   /** Handed to `decode` and `fail` (what they need of the call, without a closure per call). */
   context?: unknown;
   /**
-   * The same maxMessageLength, align, decode, fail and context in one object that calls of one kind share:
+   * The same maxMessageLength, align, decode, fail, context and signal in one object that calls of one kind share:
    * a call in flight then keeps a reference to it instead of an object (or fields) of its own.
    */
   ends?: CallEnds<T> | undefined;
@@ -55,6 +55,8 @@ export interface CallEnds<T> {
   readonly decode?: ((bytes: Buffer, context: unknown) => T) | undefined;
   readonly fail?: ((error: GrpcStatusError, context: unknown) => unknown) | undefined;
   readonly context?: unknown;
+  /** The spec's signal (the same for every call sharing these ends). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 const gzip = promisify(zlib.gzip);
@@ -238,7 +240,6 @@ function send<T>(connection: H2Connection, spec: UnaryCallSpec<T>, headers: read
   if (signal) {
     try {
       watchAbort(signal, call);
-      call.signal = signal;
     } catch (e) {
       call.abandon(Status.INVALID_ARGUMENT, `signal is not an AbortSignal: ${(e as Error).message}`);
       return promise;

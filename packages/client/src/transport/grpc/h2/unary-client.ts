@@ -12,7 +12,8 @@ import { connectTimeoutError } from "../connect.ts";
 import { MAX_MESSAGE_LENGTH } from "../service.ts";
 import { H2Connection } from "./connection.ts";
 import { WireConnection } from "../wire-h2/connection.ts";
-import { wireUnaryCall } from "../wire-h2/wire-call.ts";
+import { wireCallbackCall, wireUnaryCall } from "../wire-h2/wire-call.ts";
+import { callBackFrom, callBackLater, type InferCallback } from "../../infer-callback.ts";
 import type { AlignProbe } from "./message-reader.ts";
 import { Status, grpcTimeout, type GrpcStatusError } from "./status.ts";
 import { requestHeaders, unaryCall, type CallEnds } from "./unary-call.ts";
@@ -96,6 +97,13 @@ function failedCall<T>(decoder: AnswerDecoder<T> | undefined, error: unknown): P
   return Promise.reject(decoder?.failed ? decoder.failed(error, decoder.context) : error);
 }
 
+/** A call that fails before it starts, by promise (no callback) or called back later. */
+function refused<T, C>(decoder: AnswerDecoder<T> | undefined, callback: InferCallback<T, C> | undefined, context: C | undefined, error: unknown): Promise<T> | undefined {
+  if (callback === undefined) return failedCall(decoder, error);
+  callBackLater(callback, decoder?.failed ? decoder.failed(error, decoder.context) : error, context as C);
+  return undefined;
+}
+
 function decodeWith(bytes: Buffer, context: unknown): unknown {
   const c = context as FailureContext;
   return c.answerDecode ? c.answerDecode(bytes, c.inner) : bytes;
@@ -150,6 +158,27 @@ export class H2UnaryClient {
     const o = this.#options;
     if (o.authHook === undefined && o.connectTimeoutMs === undefined) return this.#send(method, message, call, what, undefined, undefined, align, decoder);
     return this.#prepareAndSend(method, message, call, what, align, decoder);
+  }
+
+  /**
+   * `call` without a promise: `callback(error, value, context)` once, never before this returns. On the
+   * own connection with no auth hook and no connect timeout, a call in flight is its WireCall alone; else
+   * called back from `call`'s promise.
+   */
+  callBack<T, C>(
+    method: string,
+    message: readonly Uint8Array[],
+    call: CallOptions,
+    what: string,
+    align: AlignProbe | undefined,
+    decoder: AnswerDecoder<T>,
+    callback: InferCallback<T, C>,
+    context: C,
+  ): void {
+    const o = this.#options;
+    if (o.authHook !== undefined || o.connectTimeoutMs !== undefined || !(this.#connection instanceof WireConnection))
+      return callBackFrom(this.call(method, message, call, what, align, decoder), callback, context);
+    this.#send(method, message, call, what, undefined, undefined, align, decoder, callback, context);
   }
 
   async #prepareAndSend<T>(method: string, message: readonly Uint8Array[], call: CallOptions, what: string, align?: AlignProbe, decoder?: AnswerDecoder<T>): Promise<T> {
@@ -219,6 +248,7 @@ export class H2UnaryClient {
     return list;
   }
 
+  /** With `callback`: the call ends by it (own connection only) and nothing is returned. */
   #send<T>(
     method: string,
     message: readonly Uint8Array[],
@@ -228,14 +258,37 @@ export class H2UnaryClient {
     startedAt: number | undefined,
     align: AlignProbe | undefined,
     decoder: AnswerDecoder<T> | undefined,
-  ): Promise<T> {
+  ): Promise<T>;
+  #send<T, C>(
+    method: string,
+    message: readonly Uint8Array[],
+    call: CallOptions,
+    what: string,
+    extra: Record<string, string> | undefined,
+    startedAt: number | undefined,
+    align: AlignProbe | undefined,
+    decoder: AnswerDecoder<T> | undefined,
+    callback: InferCallback<T, C>,
+    context: C,
+  ): undefined;
+  #send<T, C>(
+    method: string,
+    message: readonly Uint8Array[],
+    call: CallOptions,
+    what: string,
+    extra: Record<string, string> | undefined,
+    startedAt: number | undefined,
+    align: AlignProbe | undefined,
+    decoder: AnswerDecoder<T> | undefined,
+    callback?: InferCallback<T, C>,
+    context?: C,
+  ): Promise<T> | undefined {
     const signal = call.signal;
-    if (signal?.aborted) return failedCall(decoder, cancelledError(what, signal.reason));
+    if (signal?.aborted) return refused(decoder, callback, context, cancelledError(what, signal.reason));
     const timeoutMs = call.timeoutMs;
-    if (timeoutMs !== undefined && !(timeoutMs >= 0))
-      return failedCall(decoder, new InferenceError("invalid_argument", `${what}: timeoutMs must be >= 0, got ${timeoutMs}`));
+    if (timeoutMs !== undefined && !(timeoutMs >= 0)) return refused(decoder, callback, context, new InferenceError("invalid_argument", `${what}: timeoutMs must be >= 0, got ${timeoutMs}`));
     // grpc-js throws this synchronously once its channel is closed; the same words here.
-    if (this.#connection.closed) return failedCall(decoder, new InferenceError("invalid_argument", `${what}: Channel has been shut down`));
+    if (this.#connection.closed) return refused(decoder, callback, context, new InferenceError("invalid_argument", `${what}: Channel has been shut down`));
     let left: number | undefined;
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) left = Math.max(0, (startedAt ?? Date.now()) + timeoutMs - Date.now());
     let headers: readonly string[];
@@ -247,7 +300,7 @@ export class H2UnaryClient {
         if (extra) addMetadata(metadata, extra);
         if (call.headers) addMetadata(metadata, call.headers);
       } catch (e) {
-        return failedCall(decoder, new InferenceError("invalid_argument", `${what}: ${(e as Error).message}`, { cause: e }));
+        return refused(decoder, callback, context, new InferenceError("invalid_argument", `${what}: ${(e as Error).message}`, { cause: e }));
       }
       const pairs: string[] = [];
       for (const k of Object.keys(metadata)) pairs.push(k, metadata[k]!);
@@ -270,6 +323,10 @@ export class H2UnaryClient {
       ends,
     };
     const connection = this.#connection;
+    if (callback !== undefined) {
+      wireCallbackCall<T, C>(connection as WireConnection, spec, shared, callback, context as C);
+      return undefined;
+    }
     return connection instanceof WireConnection ? wireUnaryCall<T>(connection, spec, shared) : unaryCall<T>(connection, spec);
   }
 

@@ -7,7 +7,7 @@ import type { ConnectionOptions } from "node:tls";
 import type { ClientTlsOptions } from "../../../connection-options.ts";
 import type { H2ConnectionOptions } from "../h2/connection.ts";
 import { boundedWait } from "../h2/bounded-wait.ts";
-import { WireSession, type SessionOwner, type WireSessionOptions } from "./session.ts";
+import { WireSession, type PendingCall, type SessionOwner, type WireSessionOptions } from "./session.ts";
 import type { WireCall } from "./wire-call.ts";
 
 /** host:port (IPv6 literals in brackets) -> hostname and port. */
@@ -37,7 +37,8 @@ export class WireConnection implements SessionOwner {
   #closed = false;
   #waiters: (() => void)[] = [];
 
-  constructor(options: H2ConnectionOptions) {
+  /** `firstStreamId`: see WireSessionOptions (tests). */
+  constructor(options: H2ConnectionOptions & { firstStreamId?: number | undefined }) {
     const { hostname, port } = splitAddress(options.address, options.secure);
     this.#options = {
       hostname,
@@ -46,6 +47,7 @@ export class WireConnection implements SessionOwner {
       keepaliveTimeMs: options.keepaliveTimeMs,
       keepaliveTimeoutMs: options.keepaliveTimeoutMs,
       keepalivePermitWithoutCalls: options.keepalivePermitWithoutCalls,
+      firstStreamId: options.firstStreamId,
     };
   }
 
@@ -63,17 +65,18 @@ export class WireConnection implements SessionOwner {
     return s;
   }
 
-  start(call: WireCall<unknown>): void {
+  /** Starts `call` with its request (header list, message chunks) on the live session. */
+  start(call: WireCall<unknown>, headers: readonly string[], chunks: readonly Uint8Array[]): void {
     const s = this.session();
     call.session = s;
-    s.start(call);
+    s.start(call, headers, chunks);
   }
 
-  restart(calls: WireCall<unknown>[]): void {
-    for (const call of calls) {
-      call.id = 0;
-      if (call.settled) continue;
-      this.start(call);
+  restart(calls: PendingCall[]): void {
+    for (const p of calls) {
+      p.call.id = 0;
+      if (p.call.settled) continue;
+      this.start(p.call, p.headers, p.chunks);
     }
   }
 

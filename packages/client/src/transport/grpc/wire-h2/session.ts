@@ -30,7 +30,8 @@ import {
 } from "./frames.ts";
 import { HpackDecoder, HpackError } from "./hpack-decoder.ts";
 import { HpackEncoder } from "./hpack-encoder.ts";
-import type { WireCall } from "./wire-call.ts";
+import { StreamTable } from "./stream-table.ts";
+import { CallExtras, type WireCall } from "./wire-call.ts";
 
 /** Per-stream receive window (the server may send this much of an answer before we read any of it). */
 export const STREAM_WINDOW = 32 * 1024 * 1024;
@@ -61,12 +62,25 @@ export interface WireSessionOptions {
   keepaliveTimeMs?: number | undefined;
   keepaliveTimeoutMs?: number | undefined;
   keepalivePermitWithoutCalls?: boolean | undefined;
+  /** The first stream id (odd; default 1): tests start near 2^31 - 1 to run a connection out of ids. */
+  firstStreamId?: number | undefined;
+}
+
+/**
+ * A call whose stream is not open yet, with its request: the header list and the message (without its
+ * prefix unless call.prefixed). Made only for calls that wait for a stream slot; a call itself keeps
+ * none of its request once its stream is open (16 bytes a call in flight).
+ */
+export interface PendingCall {
+  call: WireCall<unknown>;
+  headers: readonly string[];
+  chunks: readonly Uint8Array[];
 }
 
 /** What a session tells the connection that owns it. */
 export interface SessionOwner {
   /** Calls that were never sent on a session that can take no more (GOAWAY, ids used up): start them elsewhere. */
-  restart(calls: WireCall<unknown>[]): void;
+  restart(calls: PendingCall[]): void;
   /** The session's SETTINGS arrived or it died: waiters for the handshake can go on. */
   settled(session: WireSession): void;
 }
@@ -85,9 +99,9 @@ export class WireSession implements FrameSink {
   error: Error | undefined;
   readonly #owner: SessionOwner;
   readonly #options: WireSessionOptions;
-  readonly #streams = new Map<number, WireCall<unknown>>();
+  readonly #streams = new StreamTable<WireCall<unknown>>();
   /** Calls waiting for a stream slot. */
-  #queue: WireCall<unknown>[] = [];
+  #queue: PendingCall[] = [];
   /** Open streams with request bytes held back by flow control, in order. */
   #blocked: WireCall<unknown>[] = [];
   #nextId = 1;
@@ -125,12 +139,15 @@ export class WireSession implements FrameSink {
   #readBuffer: Buffer | undefined;
   /** The call whose answer the pending read fills in place; undefined when it goes to #readBuffer. */
   #readCall: WireCall<unknown> | undefined;
+  /** The message bytes that read was given room for (MessageReader.inPlace's `want`). */
+  #readWant = 0;
   /** The call whose DATA the last read filled in place: the next frame header is read in place too. */
   #lastInPlace: WireCall<unknown> | undefined;
 
   constructor(owner: SessionOwner, options: WireSessionOptions) {
     this.#owner = owner;
     this.#options = options;
+    if (options.firstStreamId !== undefined) this.#nextId = options.firstStreamId;
     this.#reader = new FrameReader(this, MAX_FRAME_SIZE);
     const connect = { host: options.hostname, port: options.port, noDelay: true };
     if (options.tls) {
@@ -165,16 +182,16 @@ export class WireSession implements FrameSink {
   // ---- calls ----
 
   /** Starts `call` here: a stream now, or a place in the queue while the peer's stream limit is reached. */
-  start(call: WireCall<unknown>): void {
+  start(call: WireCall<unknown>, headers: readonly string[], chunks: readonly Uint8Array[]): void {
     if (this.#active + this.#queue.length === 0) this.socket.ref();
-    if (this.#active >= this.#peerMaxStreams || this.#queue.length > 0) this.#queue.push(call);
-    else this.#open(call);
+    if (this.#active >= this.#peerMaxStreams || this.#queue.length > 0) this.#queue.push({ call, headers, chunks });
+    else this.#open(call, headers, chunks);
   }
 
   /** The call gave up (abort, deadline, bad answer): reset its stream, or take it out of the queue. */
   cancel(call: WireCall<unknown>): void {
     if (call.id === 0) {
-      const i = this.#queue.indexOf(call);
+      const i = this.#queue.findIndex((p) => p.call === call);
       if (i >= 0) {
         this.#queue.splice(i, 1);
         this.#idleCheck();
@@ -186,25 +203,30 @@ export class WireSession implements FrameSink {
     this.#finish(call);
   }
 
-  #open(call: WireCall<unknown>): void {
+  #openNext(): void {
+    const p = this.#queue.shift()!;
+    this.#open(p.call, p.headers, p.chunks);
+  }
+
+  #open(call: WireCall<unknown>, headers: readonly string[], chunks: readonly Uint8Array[]): void {
     if (this.#nextId > MAX_STREAM_ID) {
       // Stream ids used up: this connection drains, new calls go to a new one.
       this.dead = true;
-      this.#owner.restart([call]);
+      this.#owner.restart([{ call, headers, chunks }]);
       return;
     }
     const id = this.#nextId;
     this.#nextId += 2;
     call.id = id;
-    call.sendWindow = this.#peerInitialWindow;
-    this.#streams.set(id, call);
+    this.#streams.add(id, call);
     this.#active++;
-    const dataLength = call.sendLeft;
+    let dataLength = call.prefixed ? 0 : 5;
+    for (let i = 0; i < chunks.length; i++) dataLength += chunks[i]!.byteLength;
     // Encoded here, as its HEADERS frame is queued: blocks reach the socket in the order they were encoded.
-    const block = this.#encoder.encode(call.headers, call.sharedHeaders);
+    const block = this.#encoder.encode(headers, call.sharedHeaders);
     const maxFrame = this.#peerMaxFrame;
     const hsize = headersSize(block.length, maxFrame);
-    if (dataLength <= JOIN_LIMIT && dataLength <= maxFrame && dataLength <= this.#sendWindow && dataLength <= call.sendWindow) {
+    if (dataLength <= JOIN_LIMIT && dataLength <= maxFrame && dataLength <= this.#sendWindow && dataLength <= this.#peerInitialWindow) {
       // The usual call: HEADERS and the whole message in one DATA frame with END_STREAM, written straight
       // into the turn's buffer (one copy of the message, no buffer per call).
       const size = hsize + FRAME_HEADER + dataLength;
@@ -221,27 +243,27 @@ export class WireSession implements FrameSink {
       writeFrameHeader(out, at, dataLength, FrameType.DATA, Flag.END_STREAM, id);
       at += FRAME_HEADER;
       if (!call.prefixed) at = writePrefix(out, at, dataLength - 5);
-      const chunks = call.chunks;
       for (let i = 0; i < chunks.length; i++) {
         const c = chunks[i]!;
         out.set(c, at);
         at += c.byteLength;
       }
+      // Nothing is left to send: the stream keeps no send window (see #onWindowUpdate).
       this.#sendWindow -= dataLength;
-      call.sendWindow -= dataLength;
-      call.sendLeft = 0;
       call.localDone = true;
-      call.chunks = EMPTY_CHUNKS;
       if (size < DIRECT_WRITE_BYTES) this.#outAt = at;
       else this.#write(out);
       return;
     }
+    const sending = (call.extras ??= new CallExtras());
     if (!call.prefixed) {
       const prefix = Buffer.allocUnsafe(5);
       writePrefix(prefix, 0, dataLength - 5);
-      call.chunks = [prefix, ...call.chunks];
+      sending.chunks = [prefix, ...chunks];
       call.prefixed = true;
-    }
+    } else sending.chunks = chunks;
+    sending.sendLeft = dataLength;
+    sending.sendWindow = this.#peerInitialWindow;
     const out = Buffer.allocUnsafe(hsize);
     writeHeaders(out, 0, id, block, maxFrame, false);
     this.#write(out);
@@ -272,32 +294,35 @@ export class WireSession implements FrameSink {
   #sendSome(call: WireCall<unknown>, socket: net.Socket): void {
     // Frames queued earlier (this stream's HEADERS among them) go first.
     this.#flush();
-    while (call.sendLeft > 0 && this.#sendWindow > 0 && call.sendWindow > 0) {
-      const n = Math.min(call.sendLeft, this.#sendWindow, call.sendWindow, this.#peerMaxFrame);
-      const last = n === call.sendLeft;
+    const x = call.extras!;
+    while (x.sendLeft > 0 && this.#sendWindow > 0 && x.sendWindow > 0) {
+      const n = Math.min(x.sendLeft, this.#sendWindow, x.sendWindow, this.#peerMaxFrame);
+      const last = n === x.sendLeft;
       const header = Buffer.allocUnsafe(FRAME_HEADER);
       writeFrameHeader(header, 0, n, FrameType.DATA, last ? Flag.END_STREAM : 0, call.id);
       socket.write(header);
       // The payload as views of the caller's chunks: no copy of large tensors.
       let left = n;
       while (left > 0) {
-        const chunk = call.chunks[call.chunkIndex]!;
-        const avail = chunk.byteLength - call.chunkOffset;
+        const chunk = x.chunks[x.chunkIndex]!;
+        const avail = chunk.byteLength - x.chunkOffset;
         const take = Math.min(avail, left);
-        socket.write(take === chunk.byteLength ? chunk : chunk.subarray(call.chunkOffset, call.chunkOffset + take));
+        socket.write(take === chunk.byteLength ? chunk : chunk.subarray(x.chunkOffset, x.chunkOffset + take));
         left -= take;
         if (take === avail) {
-          call.chunkIndex++;
-          call.chunkOffset = 0;
-        } else call.chunkOffset += take;
+          x.chunkIndex++;
+          x.chunkOffset = 0;
+        } else x.chunkOffset += take;
       }
-      call.sendLeft -= n;
+      x.sendLeft -= n;
       this.#sendWindow -= n;
-      call.sendWindow -= n;
+      x.sendWindow -= n;
     }
-    if (call.sendLeft === 0 && !call.localDone) {
+    if (x.sendLeft === 0 && !call.localDone) {
       call.localDone = true;
-      call.chunks = EMPTY_CHUNKS;
+      x.chunks = EMPTY_CHUNKS;
+      // Sent: the progress is not needed any more (unless an answer's details already came with it).
+      if (x.metadata === undefined) call.extras = undefined;
       if (call.remoteDone) this.#finish(call);
     }
   }
@@ -306,11 +331,14 @@ export class WireSession implements FrameSink {
   #finish(call: WireCall<unknown>): void {
     if (call.closed) return;
     call.closed = true;
-    call.chunks = EMPTY_CHUNKS;
-    call.sendLeft = 0;
+    const x = call.extras;
+    if (x !== undefined) {
+      x.chunks = EMPTY_CHUNKS;
+      x.sendLeft = 0;
+    }
     this.#streams.delete(call.id);
     this.#active--;
-    while (this.#queue.length > 0 && this.#active < this.#peerMaxStreams && !this.dead) this.#open(this.#queue.shift()!);
+    while (this.#queue.length > 0 && this.#active < this.#peerMaxStreams && !this.dead) this.#openNext();
     this.#idleCheck();
   }
 
@@ -423,15 +451,18 @@ export class WireSession implements FrameSink {
       const id = r.dataStream;
       let call: WireCall<unknown> | undefined;
       let target: Buffer | undefined;
+      let want = 0;
       if (id !== 0) {
         call = this.#streams.get(id);
-        target = call?.readTarget(r.dataLeft, FRAME_HEADER);
+        want = r.dataLeft;
+        target = call?.readTarget(want, FRAME_HEADER);
       } else if (last !== undefined && !last.closed && r.headerMissing > 0) {
         call = last;
         target = call.readTarget(0, r.headerMissing);
       }
       if (target !== undefined) {
         this.#readCall = call;
+        this.#readWant = want;
         return target;
       }
     }
@@ -461,7 +492,7 @@ export class WireSession implements FrameSink {
         this.#reader.push(chunk);
       } else {
         const r = this.#reader;
-        const data = call.filledInPlace(n);
+        const data = call.filledInPlace(n, this.#readWant);
         if (data > 0) r.skipData(data);
         // What came after the data: (part of) the next frame header, parsed or copied by the reader at once.
         if (n > data) r.push(buf.subarray(data, n));
@@ -507,7 +538,8 @@ export class WireSession implements FrameSink {
     const error = this.established
       ? statusError(Status.UNAVAILABLE, `Connection dropped${cause ? `: ${cause.message}` : ""}`, {}, cause)
       : statusError(Status.UNAVAILABLE, `${NOT_CONNECTED}. Last error: ${cause?.message ?? "Failed to connect"}`, {}, cause);
-    const calls = [...this.#streams.values(), ...this.#queue];
+    const calls = this.#streams.values();
+    for (const p of this.#queue) calls.push(p.call);
     this.#streams.clear();
     this.#queue = [];
     this.#blocked = [];
@@ -630,7 +662,8 @@ export class WireSession implements FrameSink {
         if (value > MAX_WINDOW) throw new ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${value} exceeds 2^31-1`);
         const delta = value - this.#peerInitialWindow;
         this.#peerInitialWindow = value;
-        for (const call of this.#streams.values()) call.sendWindow += delta;
+        // Only streams with bytes left to send keep a window.
+        for (const call of this.#streams.values()) if (call.extras !== undefined) call.extras.sendWindow += delta;
       } else if (id === Setting.MAX_FRAME_SIZE) {
         if (value < DEFAULT_MAX_FRAME_SIZE || value > 16_777_215)
           throw new ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${value} outside 16384..16777215`);
@@ -647,7 +680,7 @@ export class WireSession implements FrameSink {
       this.established = true;
       this.#owner.settled(this);
     }
-    while (this.#queue.length > 0 && this.#active < this.#peerMaxStreams && !this.dead) this.#open(this.#queue.shift()!);
+    while (this.#queue.length > 0 && this.#active < this.#peerMaxStreams && !this.dead) this.#openNext();
     this.#pump();
   }
 
@@ -663,15 +696,20 @@ export class WireSession implements FrameSink {
     }
     const call = this.#streams.get(streamId);
     if (call === undefined) return;
-    if (increment === 0 || call.sendWindow + increment > MAX_WINDOW) {
+    // A stream whose request left whole keeps no window (8 bytes a call in flight): more credit for it
+    // cannot be used, so only a zero increment is an error there.
+    const x = call.localDone ? undefined : call.extras;
+    if (increment === 0 || (x !== undefined && x.sendWindow + increment > MAX_WINDOW)) {
       // A stream error: that call fails, the connection goes on.
       this.#write(rstStreamFrame(streamId, increment === 0 ? ErrorCode.PROTOCOL_ERROR : ErrorCode.FLOW_CONTROL_ERROR));
       call.fail(statusError(Status.INTERNAL, `HTTP/2 stream error: WINDOW_UPDATE ${increment === 0 ? "with increment 0" : "beyond 2^31-1"}`));
       this.#finish(call);
       return;
     }
-    call.sendWindow += increment;
-    this.#pumpWanted = true;
+    if (x !== undefined) {
+      x.sendWindow += increment;
+      this.#pumpWanted = true;
+    }
   }
 
   #onRstStream(streamId: number, payload: Buffer): void {
@@ -706,7 +744,7 @@ export class WireSession implements FrameSink {
     this.dead = true;
     // Streams above last-stream-id were never processed: safe to retry anywhere.
     const why = `Stream refused by server: GOAWAY (code ${code}${debug ? `, ${debug}` : ""}) before the server processed it`;
-    for (const call of [...this.#streams.values()]) {
+    for (const call of this.#streams.values()) {
       if (call.id <= lastStreamId) continue;
       call.fail(statusError(Status.UNAVAILABLE, why));
       this.#finish(call);

@@ -2,10 +2,12 @@
 // session's HPACK encoder when its stream opens), the 5-byte prefix and the message, the answer read by MessageReader from DATA
 // pieces, the status from trailers or a trailers-only response. It takes the same UnaryCallSpec as the
 // node:http2 path (h2/unary-call.ts), so H2UnaryClient drives both; failures are the same grpc-js-shaped
-// status errors. Per call: this object (reader, resolve, stream state in one) and the promise; the
-// abort listener is the object itself and the deadline callback a shared function.
+// status errors. Per call: this object (reader, resolve, stream state in one: 11 fields) and the promise;
+// the abort listener is the object itself and the deadline callback a shared function. What only large
+// requests or failed answers need is in a CallExtras made for those calls alone.
 import { watchAbort } from "../../abort-watch.ts";
-import { CALL_FREE_BIT, SettlingCall } from "../h2/settling-call.ts";
+import { callBackLater, type InferCallback } from "../../infer-callback.ts";
+import { CALL_FREE_BIT, CALLBACK, SettlingCall } from "../h2/settling-call.ts";
 import { Status, decodeGrpcMessage, statusError, statusForHttp, type GrpcStatusError } from "../h2/status.ts";
 import type { UnaryCallSpec } from "../h2/unary-call.ts";
 import type { WireConnection } from "./connection.ts";
@@ -33,52 +35,59 @@ function wireHeaders(headers: readonly string[], shared: boolean): readonly stri
   return copy;
 }
 
-// WireCall's flags in `bits` (one field for all of them: each boolean field would cost 8 bytes a call in flight).
+// WireCall's state in `bits` (one field for all of it: each field costs 8 bytes a call in flight): flags,
+// then the answer's HTTP status (10 bits, 0 until seen) and its grpc-status plus one (5 bits, 0 until seen).
 const SHARED_HEADERS = CALL_FREE_BIT;
 const PREFIXED = CALL_FREE_BIT << 1;
 const LOCAL_DONE = CALL_FREE_BIT << 2;
 const REMOTE_DONE = CALL_FREE_BIT << 3;
 const CLOSED = CALL_FREE_BIT << 4;
 const GOT_HEADERS = CALL_FREE_BIT << 5;
+const HTTP_SHIFT = Math.log2(GOT_HEADERS) + 1;
+const HTTP_MASK = 0x3ff << HTTP_SHIFT;
+const CODE_SHIFT = HTTP_SHIFT + 10;
+const CODE_MASK = 0x1f << CODE_SHIFT;
+
+const NO_CHUNKS: readonly Uint8Array[] = [];
+
+/**
+ * What only some calls need, made when first needed: a request that does not leave whole with its
+ * HEADERS (large, or held back by flow control) keeps its send progress here, an answer that is not a
+ * plain OK its message and metadata.
+ */
+export class CallExtras {
+  /** The request's message with its prefix, while it is being sent. */
+  chunks: readonly Uint8Array[] = NO_CHUNKS;
+  /** Where sending goes on: chunks[chunkIndex] from chunkOffset; sendLeft bytes to go. */
+  chunkIndex = 0;
+  chunkOffset = 0;
+  sendLeft = 0;
+  /** The stream's send window (tracked while the request has bytes to send). */
+  sendWindow = 0;
+  /** The answer's grpc-message and its non-pseudo headers and trailers. */
+  details = "";
+  metadata: Record<string, string | string[]> | undefined = undefined;
+}
 
 export class WireCall<T> extends SettlingCall<T> {
   session: WireSession | undefined;
   // Stream state, kept by the session.
   id = 0;
-  /** The request's header list, encoded by the session's HPACK encoder when the stream opens. */
-  readonly headers: readonly string[];
-  /** The message; without its 5-byte prefix until `prefixed` (small requests get it written in place). */
-  chunks: readonly Uint8Array[];
-  chunkIndex = 0;
-  chunkOffset = 0;
-  sendLeft: number;
-  sendWindow = 0;
+  /** Answer bytes received since the stream's last WINDOW_UPDATE. */
   recvUnacked = 0;
-  // The answer.
-  #httpStatus = 0;
-  /** grpc-status, -1 until seen. */
-  #code = -1;
-  /** The answer's grpc-message and its non-pseudo headers and trailers: only for answers that are not plain OK. */
-  #failure: { details: string; metadata: Record<string, string | string[]> } | undefined;
+  extras: CallExtras | undefined = undefined;
 
-  constructor(
-    spec: UnaryCallSpec<T>,
-    headers: readonly string[],
-    sharedHeaders: boolean,
-    chunks: readonly Uint8Array[],
-    prefixed: boolean,
-    length: number,
-    resolve: (value: T) => void,
-  ) {
+  /**
+   * The request (its header list and message) is not kept here: the session takes it when the stream
+   * opens (or holds it with the call while it waits for a stream slot, PendingCall).
+   */
+  constructor(spec: UnaryCallSpec<T>, sharedHeaders: boolean, prefixed: boolean, resolve: (value: T) => void) {
     super(spec, resolve);
-    this.headers = headers;
-    this.chunks = chunks;
-    this.sendLeft = length;
     if (sharedHeaders) this.bits |= SHARED_HEADERS;
     if (prefixed) this.bits |= PREFIXED;
   }
 
-  /** `headers` is shared by many calls (the encoder may keep its block). */
+  /** The request's header list is shared by many calls (the encoder may keep its block). */
   get sharedHeaders(): boolean {
     return (this.bits & SHARED_HEADERS) !== 0;
   }
@@ -86,35 +95,51 @@ export class WireCall<T> extends SettlingCall<T> {
     return (this.bits & PREFIXED) !== 0;
   }
   set prefixed(on: boolean) {
-    this.#flag(PREFIXED, on);
+    this.setFlag(PREFIXED, on);
   }
   /** Everything of the request was sent (END_STREAM). */
   get localDone(): boolean {
     return (this.bits & LOCAL_DONE) !== 0;
   }
   set localDone(on: boolean) {
-    this.#flag(LOCAL_DONE, on);
+    this.setFlag(LOCAL_DONE, on);
   }
   /** The server ended its side. */
   get remoteDone(): boolean {
     return (this.bits & REMOTE_DONE) !== 0;
   }
   set remoteDone(on: boolean) {
-    this.#flag(REMOTE_DONE, on);
+    this.setFlag(REMOTE_DONE, on);
   }
   /** The stream is closed both ways or reset (its slot is free). */
   get closed(): boolean {
     return (this.bits & CLOSED) !== 0;
   }
   set closed(on: boolean) {
-    this.#flag(CLOSED, on);
+    this.setFlag(CLOSED, on);
   }
 
-  #flag(bit: number, on: boolean): void {
+  /** The answer's HTTP status; 0 until its headers came (or when it was not a 3-digit number). */
+  private get httpStatus(): number {
+    return (this.bits & HTTP_MASK) >>> HTTP_SHIFT;
+  }
+  private set httpStatus(status: number) {
+    const s = Number.isInteger(status) && status >= 0 && status <= 999 ? status : 0;
+    this.bits = (this.bits & ~HTTP_MASK) | (s << HTTP_SHIFT);
+  }
+  /** grpc-status, -1 until seen. */
+  private get code(): number {
+    return ((this.bits & CODE_MASK) >>> CODE_SHIFT) - 1;
+  }
+  private set code(code: number) {
+    this.bits = (this.bits & ~CODE_MASK) | ((code + 1) << CODE_SHIFT);
+  }
+
+  // Not #private methods: those put a brand field on every instance (8 bytes a call in flight).
+  private setFlag(bit: number, on: boolean): void {
     if (on) this.bits |= bit;
     else this.bits &= ~bit;
   }
-
 
   /** The connection or the server ended the stream without an answer. */
   fail(error: GrpcStatusError): void {
@@ -147,18 +172,18 @@ export class WireCall<T> extends SettlingCall<T> {
       if (name === "grpc-status") grpcStatus = list[i + 1];
       else if (name === "grpc-message") grpcMessage = list[i + 1];
       else if (name === ":status") {
-        if (first) this.#httpStatus = Number(list[i + 1]);
+        if (first) this.httpStatus = Number(list[i + 1]);
       } else if (!ROUTINE_HEADERS.has(name)) plain = false;
     }
     // The usual answer: 200 with the status to come, then "grpc-status: 0" trailers. Nothing reads an OK
     // status's message or metadata, so nothing else is kept.
     if (grpcStatus === "0") {
-      if (this.#code < 0) this.#code = 0;
+      if (this.code < 0) this.code = 0;
       return;
     }
     if (grpcStatus === undefined && plain) return;
-    const failure = (this.#failure ??= { details: "", metadata: {} });
-    const metadata = failure.metadata;
+    const failure = (this.extras ??= new CallExtras());
+    const metadata = (failure.metadata ??= {});
     for (let i = 0; i < list.length; i += 2) {
       const name = list[i]!;
       if (name.charCodeAt(0) === 58 /* ':' */) continue;
@@ -166,14 +191,14 @@ export class WireCall<T> extends SettlingCall<T> {
       const had = metadata[name];
       metadata[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
     }
-    if (grpcStatus !== undefined && this.#code <= 0) {
+    if (grpcStatus !== undefined && this.code <= 0) {
       const code = Number(grpcStatus);
       const details = decodeGrpcMessage(grpcMessage);
       if (!Number.isInteger(code) || code < 0 || code > 16) {
-        this.#code = Status.UNKNOWN;
+        this.code = Status.UNKNOWN;
         failure.details = details || `invalid grpc-status ${grpcStatus}`;
       } else {
-        this.#code = code;
+        this.code = code;
         failure.details = details;
       }
     }
@@ -181,7 +206,7 @@ export class WireCall<T> extends SettlingCall<T> {
 
   onData(piece: Buffer): void {
     // A non-200 answer's body (an HTML or text error page) is not a gRPC message: the HTTP status decides.
-    if (this.settled || this.#httpStatus !== 200) return;
+    if (this.settled || this.httpStatus !== 200) return;
     this.push(piece);
     if (this.problem !== undefined) {
       const code = this.problem.startsWith("Received message larger") ? Status.RESOURCE_EXHAUSTED : Status.INTERNAL;
@@ -194,18 +219,18 @@ export class WireCall<T> extends SettlingCall<T> {
    * while a large 200 answer is being read into its buffer.
    */
   readTarget(want: number, extra: number): Buffer | undefined {
-    return this.settled || this.#httpStatus !== 200 ? undefined : this.inPlace(want, extra);
+    return this.settled || this.httpStatus !== 200 ? undefined : this.inPlace(want, extra);
   }
 
   /** END_STREAM from the server: the answer is complete. */
   onEnd(): void {
     if (this.settled) return;
-    if (this.#code < 0) {
-      const http = this.#httpStatus;
-      if (http !== 200) return this.settle(statusError(statusForHttp(http), `Received HTTP status code ${http}`, this.#failure?.metadata ?? {}));
-      return this.settle(statusError(Status.UNKNOWN, "Server ended the stream without a grpc-status", this.#failure?.metadata ?? {}));
+    if (this.code < 0) {
+      const http = this.httpStatus;
+      if (http !== 200) return this.settle(statusError(statusForHttp(http), `Received HTTP status code ${http}`, this.extras?.metadata ?? {}));
+      return this.settle(statusError(Status.UNKNOWN, "Server ended the stream without a grpc-status", this.extras?.metadata ?? {}));
     }
-    if (this.#code !== Status.OK) return this.settle(statusError(this.#code, this.#failure?.details ?? "", this.#failure?.metadata ?? {}));
+    if (this.code !== Status.OK) return this.settle(statusError(this.code, this.extras?.details ?? "", this.extras?.metadata ?? {}));
     const body = this.message();
     if (body === undefined)
       return this.settle(statusError(this.partial ? Status.INTERNAL : Status.UNIMPLEMENTED, this.partial ? "Truncated message" : "No message received"));
@@ -226,8 +251,64 @@ function onDeadline(call: WireCall<unknown>): void {
   call.abandon(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
 }
 
-function rejected<T>(spec: UnaryCallSpec<T>, error: GrpcStatusError): Promise<T> {
-  return Promise.reject(spec.fail ? spec.fail(error, spec.context) : error);
+function mapped<T>(spec: UnaryCallSpec<T>, error: GrpcStatusError): unknown {
+  return spec.fail ? spec.fail(error, spec.context) : error;
+}
+
+/** A call that ends by `callback(error, value, context)` instead of a promise (wireCallbackCall). */
+class CallbackWireCall<T> extends WireCall<T> {
+  readonly #context: unknown;
+
+  constructor(spec: UnaryCallSpec<T>, sharedHeaders: boolean, prefixed: boolean, callback: InferCallback<T, unknown>, context: unknown) {
+    super(spec, sharedHeaders, prefixed, callback as unknown as (value: T) => void);
+    this.bits |= CALLBACK;
+    this.#context = context;
+  }
+
+  protected override callbackContext(): unknown {
+    return this.#context;
+  }
+}
+
+/** A request as the session takes it, or the failure that stops it before it starts. */
+interface Prepared {
+  headers: readonly string[];
+  chunks: readonly Uint8Array[];
+  prefixed: boolean;
+}
+
+function prepare<T>(spec: UnaryCallSpec<T>, sharedHeaders: boolean): Prepared | GrpcStatusError {
+  if (spec.encoding !== undefined) return statusError(Status.INTERNAL, "the iaas-h2 gRPC path does not compress requests");
+  const message = spec.message;
+  let length = 0;
+  for (let i = 0; i < message.length; i++) length += message[i]!.byteLength;
+  if (length > spec.maxMessageLength) return statusError(Status.RESOURCE_EXHAUSTED, `Sent message larger than max (${length} vs. ${spec.maxMessageLength})`);
+  if (spec.signal?.aborted) return statusError(Status.CANCELLED, "Cancelled on client");
+  const headers = wireHeaders(spec.headers, sharedHeaders);
+  if (length + 5 <= JOIN_LIMIT) return { headers, chunks: message, prefixed: false };
+  // Large requests leave as views of the caller's chunks after their own prefix.
+  const prefix = Buffer.allocUnsafe(5);
+  prefix[0] = 0;
+  prefix.writeUInt32BE(length, 1);
+  const list: Uint8Array[] = [prefix];
+  for (let i = 0; i < message.length; i++) list.push(message[i]!);
+  return { headers, chunks: list, prefixed: true };
+}
+
+/** Watches the signal, sets the deadline and starts the call; a signal that is not an AbortSignal fails it. */
+function launch<T>(connection: WireConnection, spec: UnaryCallSpec<T>, call: WireCall<T>, p: Prepared): GrpcStatusError | undefined {
+  const signal = spec.signal;
+  if (signal) {
+    try {
+      watchAbort(signal, call);
+    } catch (e) {
+      return statusError(Status.INVALID_ARGUMENT, `signal is not an AbortSignal: ${(e as Error).message}`);
+    }
+  }
+  const t = spec.timeoutMs;
+  if (t !== undefined) call.timer = setTimeout(onDeadline, t, call as unknown as WireCall<unknown>);
+  connection.start(call as unknown as WireCall<unknown>, p.headers, p.chunks);
+  return undefined;
 }
 
 /**
@@ -235,40 +316,25 @@ function rejected<T>(spec: UnaryCallSpec<T>, error: GrpcStatusError): Promise<T>
  * kept). Not an async function: its frame would hold the request's bytes until the answer.
  */
 export function wireUnaryCall<T = Buffer>(connection: WireConnection, spec: UnaryCallSpec<T>, sharedHeaders: boolean): Promise<T> {
-  if (spec.encoding !== undefined) return rejected(spec, statusError(Status.INTERNAL, "the iaas-h2 gRPC path does not compress requests"));
-  const message = spec.message;
-  let length = 0;
-  for (let i = 0; i < message.length; i++) length += message[i]!.byteLength;
-  if (length > spec.maxMessageLength) return rejected(spec, statusError(Status.RESOURCE_EXHAUSTED, `Sent message larger than max (${length} vs. ${spec.maxMessageLength})`));
-  const signal = spec.signal;
-  if (signal?.aborted) return rejected(spec, statusError(Status.CANCELLED, "Cancelled on client"));
-  const headers = wireHeaders(spec.headers, sharedHeaders);
-  let chunks: readonly Uint8Array[] = message;
-  let prefixed = false;
-  if (length + 5 > JOIN_LIMIT) {
-    // Large requests leave as views of the caller's chunks after their own prefix.
-    const prefix = Buffer.allocUnsafe(5);
-    prefix[0] = 0;
-    prefix.writeUInt32BE(length, 1);
-    const list: Uint8Array[] = [prefix];
-    for (let i = 0; i < message.length; i++) list.push(message[i]!);
-    chunks = list;
-    prefixed = true;
-  }
+  const p = prepare(spec, sharedHeaders);
+  if (!("chunks" in p)) return Promise.reject(mapped(spec, p));
   const promise = new Promise<T>(captureSettlers);
-  const call = new WireCall<T>(spec, headers, sharedHeaders, chunks, prefixed, length + 5, capturedResolve as (value: T) => void);
+  const call = new WireCall<T>(spec, sharedHeaders, p.prefixed, capturedResolve as (value: T) => void);
   capturedResolve = undefined;
-  if (signal) {
-    try {
-      watchAbort(signal, call);
-      call.signal = signal;
-    } catch (e) {
-      call.settle(statusError(Status.INVALID_ARGUMENT, `signal is not an AbortSignal: ${(e as Error).message}`));
-      return promise;
-    }
-  }
-  const t = spec.timeoutMs;
-  if (t !== undefined) call.timer = setTimeout(onDeadline, t, call as unknown as WireCall<unknown>);
-  connection.start(call as unknown as WireCall<unknown>);
+  const refused = launch(connection, spec, call, p);
+  if (refused !== undefined) call.settle(refused);
   return promise;
+}
+
+/**
+ * wireUnaryCall without a promise: `callback(error, value, context)` once, never before this returns. A
+ * call in flight is then its WireCall alone (the callback and context are the caller's, usually shared).
+ */
+export function wireCallbackCall<T, C>(connection: WireConnection, spec: UnaryCallSpec<T>, sharedHeaders: boolean, callback: InferCallback<T, C>, context: C): void {
+  const p = prepare(spec, sharedHeaders);
+  if (!("chunks" in p)) return callBackLater(callback, mapped(spec, p), context);
+  const call = new CallbackWireCall<T>(spec, sharedHeaders, p.prefixed, callback as InferCallback<T, unknown>, context);
+  const refused = launch(connection, spec, call, p);
+  // The call never started (nothing watches or holds it): called back later, not from inside this call.
+  if (refused !== undefined) callBackLater(callback, mapped(spec, refused), context);
 }

@@ -5,6 +5,8 @@ import type { CollectedResponse } from "../dispatch.ts";
 import { FastConnection, type ConnectionOwner, type ConnectionSettings } from "./connection.ts";
 import { clientClosed } from "./errors.ts";
 import { Exchange, checkRequest, resolvablePromise, takenResolveFunction, type ExchangeFinish, type FastRequest, type RequestBody } from "./exchange.ts";
+import { watchAbort } from "../../abort-watch.ts";
+import { callBack, callBackLater, type InferCallback } from "../../infer-callback.ts";
 
 export interface FastPoolSettings extends ConnectionSettings {
   connections: number;
@@ -12,19 +14,56 @@ export interface FastPoolSettings extends ConnectionSettings {
 
 const SWEEP_MS = 1000;
 
+/**
+ * In the queue, before the compact requests that share it: their prefix and finish, and for requests made
+ * with a callback (requestCallback) that callback. A run of requests to one model (the usual load) then
+ * costs one of these, and each request two queue slots.
+ */
+class QueueRun {
+  readonly prefix: Uint8Array;
+  readonly finish: ExchangeFinish<unknown>;
+  readonly callback: InferCallback<unknown, unknown> | undefined;
+  constructor(prefix: Uint8Array, finish: ExchangeFinish<unknown>, callback: InferCallback<unknown, unknown> | undefined) {
+    this.prefix = prefix;
+    this.finish = finish;
+    this.callback = callback;
+  }
+}
+
+/**
+ * An Exchange's resolve for a request made with a callback: made when the request is written (a queued
+ * request keeps its callback's context only). A failure comes as a rejected promise (Exchange.fail).
+ */
+function callbackResolve(callback: InferCallback<unknown, unknown>, context: unknown): (r: unknown) => void {
+  return (r) => {
+    if (r instanceof Promise)
+      r.then(
+        (value) => callBack(callback, null, value, context),
+        (error: unknown) => callBack(callback, error, undefined, context),
+      );
+    else callBack(callback, null, r, context);
+  };
+}
+
 export class FastPool implements ConnectionOwner {
   readonly #settings: FastPoolSettings;
   readonly #all = new Set<FastConnection>();
   /** Ready connections without a request, most recently used last. */
   readonly #idle: FastConnection[] = [];
   /**
-   * Requests waiting for a connection, four slots each: an Exchange and three empty slots, or a request
-   * held compactly (a POST with a `prefix`, a finish and no signal: nothing can settle it while it waits)
-   * as its prefix, body, finish and promise's resolve function, made an Exchange only when a connection
-   * takes it. Settled Exchanges (aborted) are skipped. #head: the first slot of the first live entry.
+   * Requests waiting for a connection, two slots each: an Exchange and an empty slot; or a request held
+   * compactly (a POST with a `prefix`, a finish and no signal: nothing can settle it while it waits) as
+   * its body and its promise's resolve function (with a callback: its context), made an Exchange only
+   * when a connection takes it; or a
+   * QueueRun and an empty slot, giving the prefix and finish of the compact requests after it; or two
+   * empty slots where an Exchange was that settled while it waited (aborted, timed out: the queue lets go
+   * of it, and of its request, at once). #head: the first slot of the first entry not yet taken.
    */
   #queue: unknown[] = [];
   #head = 0;
+  /** The run of the last compact request pushed, and the one in effect at #head. */
+  #tailRun: QueueRun | undefined = undefined;
+  #headRun: QueueRun | undefined = undefined;
   #connecting = 0;
   /** Live (unsettled) requests in the queue. */
   #waiting = 0;
@@ -45,6 +84,66 @@ export class FastPool implements ConnectionOwner {
   request(options: FastRequest): Promise<CollectedResponse>;
   request<T>(options: FastRequest, finish: ExchangeFinish<T>): Promise<T>;
   request(options: FastRequest, finish?: ExchangeFinish<unknown>): Promise<unknown> {
+    const refused = this.#refusal(options);
+    if (refused !== undefined) return Promise.reject(finish === undefined ? refused : finish.failed(refused));
+    this.#inFlight++;
+    const conn = this.#takeIdle();
+    if (conn === undefined && this.#compactable(options, finish)) {
+      // Queued compactly: its body and resolve function after the run of its prefix and finish (see #queue).
+      const promise = resolvablePromise();
+      this.#pushCompact(options.prefix!, finish!, undefined, options.body, takenResolveFunction());
+      return promise;
+    }
+    const ex = new Exchange(options, finish, this);
+    const promise = ex.start();
+    this.#dispatch(ex, conn);
+    return promise;
+  }
+
+  /**
+   * request() without a promise: `callback(error, value, context)` once, with finish.done's result or
+   * finish.failed's error, never before this returns. A queued compact request holds its body and
+   * `context` (the callback is kept once per run of requests that share it).
+   */
+  requestCallback<T, C>(options: FastRequest, finish: ExchangeFinish<T>, callback: InferCallback<T, C>, context: C): void {
+    const refused = this.#refusal(options);
+    if (refused !== undefined) return callBackLater(callback, finish.failed(refused), context);
+    const back = callback as InferCallback<unknown, unknown>;
+    this.#inFlight++;
+    const conn = this.#takeIdle();
+    if (conn === undefined && this.#compactable(options, finish)) {
+      this.#pushCompact(options.prefix!, finish as ExchangeFinish<unknown>, back, options.body, context);
+      return;
+    }
+    const ex = new Exchange(options, finish as ExchangeFinish<unknown>, this);
+    ex.resolve = callbackResolve(back, context);
+    if (options.signal !== null) watchAbort(options.signal, ex);
+    this.#dispatch(ex, conn);
+  }
+
+  #compactable(options: FastRequest, finish: ExchangeFinish<unknown> | undefined): boolean {
+    return options.prefix !== undefined && options.signal === null && finish !== undefined && options.method === "POST" && options.body !== undefined;
+  }
+
+  #pushCompact(prefix: Uint8Array, finish: ExchangeFinish<unknown>, callback: InferCallback<unknown, unknown> | undefined, body: RequestBody, second: unknown): void {
+    this.#waiting++;
+    const run = this.#tailRun;
+    if (run === undefined || run.prefix !== prefix || run.finish !== finish || run.callback !== callback)
+      this.#queue.push((this.#tailRun = new QueueRun(prefix, finish, callback)), undefined);
+    this.#queue.push(body, second);
+    this.#grow();
+  }
+
+  #dispatch(ex: Exchange, conn: FastConnection | undefined): void {
+    if (conn !== undefined) conn.send(ex);
+    else {
+      this.#enqueue(ex, false);
+      this.#grow();
+    }
+  }
+
+  /** Why a request cannot be sent (closed pool, aborted signal, invalid head), or undefined. */
+  #refusal(options: FastRequest): unknown {
     let refused: unknown = undefined;
     if (this.#closed) refused = clientClosed();
     else if (options.signal?.aborted) refused = options.signal.reason ?? new Error("aborted");
@@ -55,32 +154,14 @@ export class FastPool implements ConnectionOwner {
         refused = e;
       }
     }
-    if (refused !== undefined) return Promise.reject(finish === undefined ? refused : finish.failed(refused));
-    this.#inFlight++;
-    const conn = this.#takeIdle();
-    if (conn === undefined && options.prefix !== undefined && options.signal === null && finish !== undefined && options.method === "POST") {
-      // Queued compactly: its prefix, body, finish and resolve function (see #queue), ~150 B less a request.
-      const promise = resolvablePromise();
-      this.#waiting++;
-      this.#queue.push(options.prefix, options.body, finish, takenResolveFunction());
-      this.#grow();
-      return promise;
-    }
-    const ex = new Exchange(options, finish, this);
-    const promise = ex.start();
-    if (conn !== undefined) conn.send(ex);
-    else {
-      this.#enqueue(ex, false);
-      this.#grow();
-    }
-    return promise;
+    return refused;
   }
 
   #enqueue(ex: Exchange, front: boolean): void {
     ex.queued = true;
     this.#waiting++;
-    if (front) this.#queue.splice(this.#head, 0, ex, undefined, undefined, undefined);
-    else this.#queue.push(ex, undefined, undefined, undefined);
+    if (front) this.#queue.splice(this.#head, 0, ex, undefined);
+    else this.#queue.push(ex, undefined);
   }
 
   /** Opens a connection when requests wait that the connections being opened will not take. */
@@ -108,7 +189,8 @@ export class FastPool implements ConnectionOwner {
     while (this.#head < q.length) {
       const i = this.#head;
       const first = q[i];
-      this.#head = i + 4;
+      this.#head = i + 2;
+      if (first === undefined) continue;
       if (first instanceof Exchange) {
         q[i] = undefined;
         if (first.settled) continue;
@@ -116,8 +198,16 @@ export class FastPool implements ConnectionOwner {
         this.#waiting--;
         return first;
       }
-      const ex = Exchange.compact(first as Uint8Array, q[i + 1] as RequestBody, q[i + 2] as ExchangeFinish<unknown>, q[i + 3] as (r: unknown) => void, this);
-      q[i] = q[i + 1] = q[i + 2] = q[i + 3] = undefined;
+      if (first instanceof QueueRun) {
+        q[i] = undefined;
+        this.#headRun = first;
+        continue;
+      }
+      const run = this.#headRun!;
+      const second = q[i + 1];
+      const resolve = run.callback === undefined ? (second as (r: unknown) => void) : callbackResolve(run.callback, second);
+      const ex = Exchange.compact(run.prefix, first as RequestBody, run.finish, resolve, this);
+      q[i] = q[i + 1] = undefined;
       this.#waiting--;
       return ex;
     }
@@ -126,6 +216,7 @@ export class FastPool implements ConnectionOwner {
       this.#queue = [];
       this.#head = 0;
     }
+    this.#tailRun = this.#headRun = undefined;
     return undefined;
   }
 
@@ -186,9 +277,27 @@ export class FastPool implements ConnectionOwner {
     if (ex.queued) {
       ex.queued = false;
       this.#waiting--;
+      this.#drop(ex);
     }
     this.#inFlight--;
     if (this.#inFlight === 0) this.#checkDrained();
+  }
+
+  /**
+   * Empties the slots of a queued Exchange that settled. Holes at the head are passed at once, so that
+   * calls aborted oldest first (a shared signal, deadlines) are each found at the head.
+   */
+  #drop(ex: Exchange): void {
+    const q = this.#queue;
+    for (let i = this.#head; i < q.length; i += 2) {
+      if (q[i] === ex) {
+        q[i] = undefined;
+        break;
+      }
+    }
+    let head = this.#head;
+    while (head < q.length && q[head] === undefined && q[head + 1] === undefined) head += 2;
+    this.#head = head;
   }
 
   #startSweeper(): void {
