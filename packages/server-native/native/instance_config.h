@@ -29,6 +29,9 @@ struct InstanceConfig {
   // Executions whose inputs total at most this many bytes run on the JS thread while the instance is idle
   // (0: never). Only CPU copy and add_sub_i32 instances take it.
   size_t inlineMaxBytes = 0;
+  // CPU cores the instance's thread may run on for its lifetime (empty: wherever the OS schedules it).
+  // From the instance group's host policy (Triton's --host-policy=NAME,cpu-cores=LIST).
+  std::vector<int> cpuCores;
 
   size_t DenseInFeatures() const { return layers.front().inFeatures; }
   size_t DenseOutFeatures() const { return layers.back().outFeatures; }

@@ -1,7 +1,9 @@
 #include "instance_core.h"
 
 #include <pthread.h>
+#include <sched.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -68,8 +70,8 @@ void RunJob(Executor& executor, Job& job) {
 
 }  // namespace
 
-InstanceCore::InstanceCore(std::string name, std::unique_ptr<Executor> executor, size_t inlineMaxBytes)
-    : name_(std::move(name)), executor_(std::move(executor)), inlineMaxBytes_(inlineMaxBytes) {}
+InstanceCore::InstanceCore(std::string name, std::unique_ptr<Executor> executor, size_t inlineMaxBytes, std::vector<int> cpuCores)
+    : name_(std::move(name)), executor_(std::move(executor)), inlineMaxBytes_(inlineMaxBytes), cpuCores_(std::move(cpuCores)) {}
 
 InstanceCore::~InstanceCore() {
   // Normally joined by Finalize; only reachable unjoined if Start failed before the thread-safe function existed.
@@ -83,8 +85,8 @@ InstanceCore::~InstanceCore() {
 }
 
 std::shared_ptr<InstanceCore> InstanceCore::Start(Napi::Env env, std::string name, std::unique_ptr<Executor> executor,
-                                                  size_t inlineMaxBytes) {
-  auto core = std::make_shared<InstanceCore>(std::move(name), std::move(executor), inlineMaxBytes);
+                                                  size_t inlineMaxBytes, std::vector<int> cpuCores) {
+  auto core = std::make_shared<InstanceCore>(std::move(name), std::move(executor), inlineMaxBytes, std::move(cpuCores));
   static const char* const kResultKeyNames[kResultKeyCount] = {"computeInputNs", "computeInferNs", "computeOutputNs",
                                                               "queueNs", "startNs", "endNs"};
   Napi::Array keys = Napi::Array::New(env, kResultKeyCount);
@@ -111,12 +113,34 @@ std::shared_ptr<InstanceCore> InstanceCore::Start(Napi::Env env, std::string nam
   return core;
 }
 
+namespace {
+
+// Restricts the calling thread to `cores` (no-op when empty); returns an error message or "".
+std::string BindToCores(const std::vector<int>& cores) {
+  if (cores.empty()) return "";
+#ifdef __linux__
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cores) CPU_SET(c, &set);
+  const int rc = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+  if (rc == 0) return "";
+  std::string list;
+  for (int c : cores) list += (list.empty() ? "" : ",") + std::to_string(c);
+  return "binding the instance thread to CPU cores [" + list + "] failed: " + std::strerror(rc) +
+         (rc == EINVAL ? " (none of them is a core this process may run on)" : "");
+#else
+  return "binding instance threads to CPU cores (host policy cpu-cores) is only supported on Linux";
+#endif
+}
+
+}  // namespace
+
 void InstanceCore::ThreadMain() {
   // Thread names are limited to 15 characters; the instance name identifies it in top/gdb/nsys.
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
 
-  std::string initError;
-  try {
+  std::string initError = BindToCores(cpuCores_);
+  if (initError.empty()) try {
     executor_->Init();
   } catch (const std::exception& e) {
     initError = e.what();

@@ -52,10 +52,11 @@ class InstanceCore {
  public:
   // Starts the thread and waits until the executor is initialised on it. Throws Napi::Error on failure.
   // `inlineMaxBytes` > 0 enables inline execution (see above); the caller checks that the kernel allows it.
+  // A non-empty `cpuCores` binds the thread to those cores before the executor initialises.
   static std::shared_ptr<InstanceCore> Start(Napi::Env env, std::string name, std::unique_ptr<Executor> executor,
-                                             size_t inlineMaxBytes);
+                                             size_t inlineMaxBytes, std::vector<int> cpuCores);
 
-  InstanceCore(std::string name, std::unique_ptr<Executor> executor, size_t inlineMaxBytes);
+  InstanceCore(std::string name, std::unique_ptr<Executor> executor, size_t inlineMaxBytes, std::vector<int> cpuCores);
   ~InstanceCore();
 
   // JS thread only.
@@ -93,6 +94,7 @@ class InstanceCore {
   napi_ref resultKeys_ = nullptr;  // an array of the kResultKeyCount names (Node-API 8 refs need objects)
   std::unique_ptr<Executor> executor_;
   const size_t inlineMaxBytes_;
+  const std::vector<int> cpuCores_;
   std::thread thread_;
   Tsfn tsfn_;
 

@@ -53,7 +53,7 @@ NativeInstance::NativeInstance(const Napi::CallbackInfo& info) : ObjectWrap<Nati
     std::vector<float>().swap(layer.weights);
     std::vector<float>().swap(layer.bias);
   }
-  core_ = InstanceCore::Start(env, config_.name, std::move(executor), config_.inlineMaxBytes);
+  core_ = InstanceCore::Start(env, config_.name, std::move(executor), config_.inlineMaxBytes, config_.cpuCores);
 }
 
 NativeInstance::~NativeInstance() {

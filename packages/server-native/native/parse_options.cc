@@ -11,6 +11,8 @@ namespace {
 constexpr double kMaxFeatures = 1 << 24;
 // Inline executions are meant for small tensors; 16 MiB bounds how long one may hold the JS thread.
 constexpr double kMaxInlineBytes = 1 << 24;
+// CPU_SETSIZE on glibc: the largest core number a cpu_set_t can hold, plus one.
+constexpr int kMaxCpuCore = 1024;
 
 [[noreturn]] void ThrowType(Napi::Env env, const std::string& prefix, const std::string& message) {
   throw Napi::TypeError::New(env, prefix + message);
@@ -154,6 +156,21 @@ InstanceConfig ParseInstanceOptions(Napi::Env env, Napi::Value value) {
     if (config.inlineMaxBytes > 0 && (config.device != DeviceKind::kCpu || config.kernel == KernelKind::kDenseMlp)) {
       ThrowType(env, prefix, std::string("options.inlineMaxBytes is only taken by cpu instances of the \"copy\" and \"add_sub_i32\" kernels, not ") +
                                  DeviceKindName(config.device) + " \"" + kernelName + "\"");
+    }
+  }
+
+  Napi::Value cpuCores = options.Get("cpuCores");
+  if (!cpuCores.IsUndefined()) {
+    if (!cpuCores.IsArray()) ThrowType(env, prefix, "options.cpuCores must be an array of CPU core numbers (got " + Describe(cpuCores) + ")");
+    Napi::Array cores = cpuCores.As<Napi::Array>();
+    for (uint32_t i = 0; i < cores.Length(); ++i) {
+      Napi::Value c = cores.Get(i);
+      const double d = c.IsNumber() ? c.As<Napi::Number>().DoubleValue() : -1;
+      if (!(d >= 0) || d != std::floor(d) || d >= kMaxCpuCore) {
+        ThrowRange(env, prefix, "options.cpuCores[" + std::to_string(i) + "] must be an integer from 0 to " + std::to_string(kMaxCpuCore - 1) +
+                                    " (got " + Describe(c) + ")");
+      }
+      config.cpuCores.push_back(static_cast<int>(d));
     }
   }
 

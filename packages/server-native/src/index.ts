@@ -4,6 +4,7 @@ export { InferenceServer, SUPPORTED_EXTENSIONS, type InferenceServerOptions } fr
 export { ServerError, type ServerErrorStatus } from "./core/errors.ts";
 export { MODEL_CONTROL_MODES, ModelControl, type ModelControlMode, type ModelControlOptions } from "./core/model-control.ts";
 export type { InstancePlacement } from "./scheduler/create-scheduler.ts";
+export { parseHostPolicies, parseCpuCores, type HostPolicy, type HostPolicies } from "./scheduler/host-policy.ts";
 export {
   TraceSettings,
   TRACE_LEVELS,

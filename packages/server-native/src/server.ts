@@ -11,6 +11,7 @@ import { loadNativeAddon } from "./native/addon.ts";
 import { cudaDeviceCount, metricsPortFor, startMetricsServer, type MetricsServer } from "./metrics/metrics-server.ts";
 import { createAuthenticator, type ServerAuthOptions } from "./security/auth.ts";
 import { resolveTls, type ServerTlsOptions } from "./security/tls.ts";
+import type { HostPolicies } from "./scheduler/host-policy.ts";
 
 /** The models shipped with the package (simple, identity_*, dense_mlp); resolves from src/ and dist/ alike. */
 export const DEFAULT_MODEL_REPOSITORY: string = fileURLToPath(new URL("../models/", import.meta.url)).replace(/[\\/]$/, "");
@@ -54,6 +55,11 @@ export interface StartServerOptions {
    * and pass tensors by region; "none" refuses both. Default "none" (as Triton, it maps memory named by clients).
    */
   sharedMemory?: "system" | "none";
+  /**
+   * Triton's --host-policy: named CPU core sets, e.g. `{ core0: { cpuCores: [0] } }`; an instance group
+   * with `host_policy: "core0"` runs its instance threads on those cores only (Linux). Default: none.
+   */
+  hostPolicies?: HostPolicies;
   /**
    * Receives each log line (model loads, listening addresses, internal errors; formatted and filtered by
    * the log settings, see logSettings) while no log_file is set. Default: silent.
@@ -123,6 +129,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Run
     logSettings: options.logSettings,
     traceSettings: options.traceSettings,
     allowFileSettings: options.allowFileSettings,
+    hostPolicies: options.hostPolicies,
   });
   let http: HttpFrontend | undefined;
   let grpc: GrpcFrontend | undefined;

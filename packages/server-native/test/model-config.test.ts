@@ -81,7 +81,7 @@ test("the shipped model configs parse to the expected typed configs", () => {
   );
   assert.deepEqual(simple.output.map((t) => t.name), ["OUTPUT0", "OUTPUT1"]);
   // No instance_group in Triton's example: one KIND_AUTO instance by default.
-  assert.deepEqual(simple.instance_group, [{ name: "simple_0", kind: "KIND_AUTO", count: 1, gpus: [] }]);
+  assert.deepEqual(simple.instance_group, [{ name: "simple_0", kind: "KIND_AUTO", count: 1, gpus: [], host_policy: "" }]);
   assert.deepEqual(simple.version_policy, { latest: { num_versions: 1 } });
 
   const dense = read("dense_mlp");
@@ -135,7 +135,7 @@ test("JSON config overrides: protobuf JSON names, camelCase, int64 strings; erro
   assert.equal(config.max_batch_size, 4);
   assert.deepEqual(config.input[0]!.dims, [3]);
   assert.equal(config.output[0]!.data_type, "TYPE_INT64");
-  assert.deepEqual(config.instance_group, [{ name: "m_0", kind: "KIND_CPU", count: 3, gpus: [] }]);
+  assert.deepEqual(config.instance_group, [{ name: "m_0", kind: "KIND_CPU", count: 3, gpus: [], host_policy: "" }]);
   assert.deepEqual(config.parameters, { k: { string_value: "v" } });
 
   const bad = (patch: object) => errorOf(() => configFromJson(JSON.stringify({ ...json, ...patch }), "config override", "m")).message;

@@ -68,7 +68,7 @@ test("load with a config override changes the instance count, visible in config 
   const r = await load("mlp", { config: mlpOverride(4) });
   assert.equal(r.status, 200, r.body.toString());
   const cfg = (await http(ctx.srv.httpUrl, "/v2/models/mlp/config")).json();
-  assert.deepEqual(cfg.instance_group, [{ name: "mlp_0", kind: "KIND_CPU", count: 4, gpus: [] }]);
+  assert.deepEqual(cfg.instance_group, [{ name: "mlp_0", kind: "KIND_CPU", count: 4, gpus: [], host_policy: "" }]);
 
   // Four instances: every request is dispatched at once (statistics restart with the new model).
   await burstOfFour();

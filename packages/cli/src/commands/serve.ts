@@ -1,6 +1,7 @@
 // `iaas serve`: the reference server in the foreground until SIGINT/SIGTERM.
 import { Option, type Command } from "commander";
-import { backendInfo, startServer, DEFAULT_MODEL_REPOSITORY } from "@iaas/server-native";
+import { backendInfo, parseHostPolicies, startServer, DEFAULT_MODEL_REPOSITORY } from "@iaas/server-native";
+import { UsageError } from "./errors.ts";
 import type { ListeningEvent } from "../embedded-server.ts";
 import * as parse from "./parsers.ts";
 import { addServeSecurityOptions, serveSecurityOptions, type ServeSecurityFlags } from "./serve-security.ts";
@@ -16,6 +17,7 @@ interface ServeFlags extends ServeSecurityFlags, ServeProtocolFlags, ServeObserv
   grpcPort: number;
   exitOnStdinClose?: boolean;
   allowSharedMemory?: boolean;
+  hostPolicy?: string[];
 }
 
 export function registerServe(program: Command): void {
@@ -27,6 +29,11 @@ export function registerServe(program: Command): void {
     .addOption(new Option("--http-port <port>", "HTTP port (0 picks a free one)").argParser(parse.port).default(8000))
     .addOption(new Option("--grpc-port <port>", "gRPC port (0 picks a free one)").argParser(parse.port).default(8001))
     .option("--allow-shared-memory", "enable the system_shared_memory extension (clients register POSIX shared memory and pass tensors by region)")
+    .option(
+      "--host-policy <name,cpu-cores=list>",
+      "Triton's host policy, repeatable: a named set of CPU cores (e.g. core0,cpu-cores=0 or pool,cpu-cores=2-5); an instance_group with host_policy: \"name\" runs its instance threads on those cores only (Linux)",
+      parse.collect,
+    )
     // For `iaas bench`'s embedded server: exit when the parent that holds our stdin goes away.
     .addOption(new Option("--exit-on-stdin-close").hideHelp());
   addServeProtocolOptions(command);
@@ -47,6 +54,12 @@ and a human-readable line to stderr. Exit codes: 0 stopped by a signal, 1 could 
 }
 
 async function runServe(flags: ServeFlags): Promise<void> {
+  let hostPolicies;
+  try {
+    hostPolicies = parseHostPolicies(flags.hostPolicy ?? []);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
   const observability = serveObservabilityOptions(flags);
   const tracing = startServeTracing(flags);
   const server = await startServer({
@@ -59,6 +72,7 @@ async function runServe(flags: ServeFlags): Promise<void> {
     httpPort: flags.httpPort,
     grpcPort: flags.grpcPort,
     sharedMemory: flags.allowSharedMemory === true ? "system" : "none",
+    hostPolicies,
     modelRepository: flags.modelRepository,
     log: (message) => process.stderr.write(`iaas serve: ${message}\n`),
   });

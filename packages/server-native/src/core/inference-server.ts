@@ -28,6 +28,7 @@ import { failureReason } from "../metrics/failure-reason.ts";
 import { recordInferSpans } from "../tracing/infer-spans.ts";
 import { bindSharedMemory, type SharedMemoryBinding } from "../shared-memory/request-binding.ts";
 import { SystemSharedMemory } from "../shared-memory/system-shared-memory.ts";
+import type { HostPolicies } from "../scheduler/host-policy.ts";
 import { ServerError, invalidArg, toServerError } from "./errors.ts";
 import type {
   InferOutput,
@@ -109,6 +110,8 @@ export interface InferenceServerOptions {
   allowFileSettings?: boolean;
   /** Enables the system_shared_memory extension (register POSIX shared memory, tensors by region). Default false. */
   systemSharedMemory?: boolean;
+  /** Triton's host policies: instance groups name one with host_policy to bind their threads to its cores. */
+  hostPolicies?: HostPolicies;
 }
 
 function tensorMetadata(config: ModelConfig, t: { name: string; data_type: string; dims: number[] }): TensorMetadata {
@@ -118,6 +121,7 @@ function tensorMetadata(config: ModelConfig, t: { name: string; data_type: strin
 export class InferenceServer {
   readonly modelRepository: string;
   private readonly addon: NativeAddon;
+  private readonly hostPolicies: HostPolicies;
   /** Enabled protocol extensions; front ends consult it before serving an extension's endpoint. */
   readonly extensions: ExtensionSet;
   /** Trace extension settings and per-request sampling. */
@@ -137,6 +141,7 @@ export class InferenceServer {
   constructor(options: InferenceServerOptions) {
     this.modelRepository = options.modelRepository;
     this.addon = options.addon;
+    this.hostPolicies = options.hostPolicies ?? {};
     this.extensions = new ExtensionSet(SUPPORTED_EXTENSIONS, options.extensions);
     this.logger = new ServerLogger({ sink: options.log, initial: options.logSettings, allowFileSettings: options.allowFileSettings });
     this.trace = new TraceSettings({ initial: options.traceSettings, allowFileSettings: options.allowFileSettings });
@@ -514,7 +519,7 @@ export class InferenceServer {
     try {
       for (const v of def.versions) {
         const key = String(v);
-        const { scheduler, memoryUsage, placements } = await createScheduler(this.addon, config, locator, backendModel);
+        const { scheduler, memoryUsage, placements } = await createScheduler(this.addon, config, locator, backendModel, this.hostPolicies);
         versions.set(key, { version: key, scheduler, stats: new ModelStats(config.name, key, memoryUsage), placements });
       }
     } catch (err) {

@@ -52,6 +52,11 @@ export interface InstanceOptions {
    * at most 16 MiB. Timings keep their meaning (queueNs is the near-zero time from the call to the start).
    */
   inlineMaxBytes?: number;
+  /**
+   * CPU cores the instance's thread is bound to for its lifetime (Linux; pthread_setaffinity_np before the
+   * executor initialises). createInstance throws when the binding fails. Default: unbound.
+   */
+  cpuCores?: number[];
 }
 
 /**

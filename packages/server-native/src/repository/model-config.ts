@@ -34,6 +34,8 @@ export interface InstanceGroupConfig {
   kind: InstanceKind;
   count: number;
   gpus: number[];
+  /** Triton's host policy name (server flag --host-policy NAME,cpu-cores=LIST): binds the group's threads. */
+  host_policy: string;
 }
 
 export interface VersionPolicy {
@@ -183,8 +185,7 @@ function normaliseConfig(raw: Decoded, at: Locator, modelName: string): ModelCon
     gpus.forEach((id, j) => id < 0 && fail(`${path}.gpus[${j}]`, `GPU id must be >= 0, got ${id}`));
     if (list(g.profile).length > 0) fail(`${path}.profile`, "instance_group profile (TensorRT optimization profiles) is not supported by iaas; leave it empty");
     if (bool(g.passive)) fail(`${path}.passive`, "passive instances are not supported by iaas (every instance is scheduled); set passive: false");
-    if (str(g.host_policy) !== "") fail(`${path}.host_policy`, "instance_group host_policy is not supported by iaas; leave it empty");
-    return { name: str(g.name) || `${name}_${i}`, kind, count, gpus };
+    return { name: str(g.name) || `${name}_${i}`, kind, count, gpus, host_policy: str(g.host_policy) };
   });
 
   const policy = (raw.version_policy as Decoded | undefined) ?? { latest: { num_versions: 1 } };

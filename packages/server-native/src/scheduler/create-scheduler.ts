@@ -8,6 +8,7 @@ import { configError, type Locator } from "../repository/config-decode.ts";
 import type { ModelConfig } from "../repository/model-config.ts";
 import { DecoupledScheduler } from "./decoupled-scheduler.ts";
 import { DynamicBatchScheduler } from "./dynamic-batch-scheduler.ts";
+import type { HostPolicies } from "./host-policy.ts";
 import { createInstances } from "./instances.ts";
 import type { ModelInstance } from "./model-instance.ts";
 import { NativeModelInstance } from "./native-model-instance.ts";
@@ -49,7 +50,14 @@ export async function createScheduler(
   config: ModelConfig,
   at: Locator,
   backend: AnyBackendModel,
+  hostPolicies: HostPolicies = {},
 ): Promise<{ scheduler: Scheduler; memoryUsage: MemoryUsage[]; placements: InstancePlacement[] }> {
+  const pinned = config.instance_group.findIndex((g) => g.host_policy !== "");
+  if (pinned >= 0 && (isJsModel(backend) || isDecoupledModel(backend)))
+    throw configError(
+      at.at(`instance_group[${pinned}].host_policy`),
+      `backend '${config.backend}' runs on the server's JS thread, which a host policy cannot bind; host_policy needs a native backend`,
+    );
   if (isDecoupledModel(backend))
     return { scheduler: new DecoupledScheduler(config.name, backend, instanceCount(config)), memoryUsage: [], placements: [] };
   let instances: ModelInstance[];
@@ -60,7 +68,7 @@ export async function createScheduler(
     for (const g of config.instance_group) for (let i = 0; i < g.count; i++) instances.push(backend.createInstance(`${g.name}_${i}`));
     placements = instances.map((i) => ({ name: i.name, device: "CPU", device_id: 0 }));
   } else {
-    const native = await createInstances(addon, config, at, backend.instanceOptions);
+    const native = await createInstances(addon, config, at, backend.instanceOptions, hostPolicies);
     memoryUsage = weightsMemoryUsage(native, backend.instanceOptions);
     instances = native.map((n) => new NativeModelInstance(n));
     placements = native.map((i) => ({ name: i.name, device: i.device === "cuda" ? "GPU" : "CPU", device_id: i.deviceId }));

@@ -7,22 +7,31 @@ import { ServerError } from "../core/errors.ts";
 import type { BackendInfo, InstanceOptions, NativeAddon, NativeInstance } from "../native/types.ts";
 import type { Locator } from "../repository/config-decode.ts";
 import type { ModelConfig } from "../repository/model-config.ts";
+import { groupCpuCores, type HostPolicies } from "./host-policy.ts";
 import { configuredInlineMaxBytes, instanceInlineMaxBytes } from "./inline-execution.ts";
 
 interface PlannedInstance {
   name: string;
   device: "cpu" | "cuda";
   deviceId: number;
+  /** Cores the instance thread is bound to (its group's host policy); [] = unbound. */
+  cpuCores: number[];
 }
 
-function planInstances(config: ModelConfig, info: BackendInfo, at: Locator): PlannedInstance[] {
+function planInstances(config: ModelConfig, info: BackendInfo, at: Locator, policies: HostPolicies): PlannedInstance[] {
   const cuda = info.available.includes("cuda");
   const planned: PlannedInstance[] = [];
   config.instance_group.forEach((group, g) => {
     const where = at.at(`instance_group[${g}]`);
     const useGpu = group.kind === "KIND_GPU" || ((group.kind === "KIND_AUTO" || group.kind === "KIND_MODEL") && cuda);
+    let cpuCores: number[];
+    try {
+      cpuCores = groupCpuCores(policies, group.host_policy, `${where}.host_policy`);
+    } catch (err) {
+      throw new ServerError("INVALID_ARG", `${(err as Error).message} (model '${config.name}')`);
+    }
     if (!useGpu) {
-      for (let i = 0; i < group.count; i++) planned.push({ name: `${group.name}_${i}`, device: "cpu", deviceId: 0 });
+      for (let i = 0; i < group.count; i++) planned.push({ name: `${group.name}_${i}`, device: "cpu", deviceId: 0, cpuCores });
       return;
     }
     if (!cuda)
@@ -38,7 +47,7 @@ function planInstances(config: ModelConfig, info: BackendInfo, at: Locator): Pla
           "INVALID_ARG",
           `${where}: instance group '${group.name}' of model '${config.name}' lists GPU ${id}, but the GPUs present are [${known.join(", ")}]`,
         );
-      for (let i = 0; i < group.count; i++) planned.push({ name: `${group.name}_${i}_gpu${id}`, device: "cuda", deviceId: id });
+      for (let i = 0; i < group.count; i++) planned.push({ name: `${group.name}_${i}_gpu${id}`, device: "cuda", deviceId: id, cpuCores });
     }
   });
   return planned;
@@ -50,14 +59,24 @@ export async function createInstances(
   config: ModelConfig,
   at: Locator,
   options: Pick<InstanceOptions, "kernel" | "layers">,
+  policies: HostPolicies = {},
 ): Promise<NativeInstance[]> {
-  const planned = planInstances(config, addon.backendInfo(), at);
+  const planned = planInstances(config, addon.backendInfo(), at, policies);
   const inlineLimit = configuredInlineMaxBytes(config, at);
   const created: NativeInstance[] = [];
   try {
     for (const p of planned) {
       const inlineMaxBytes = instanceInlineMaxBytes(inlineLimit, options.kernel, p.device);
-      created.push(addon.createInstance({ ...options, name: p.name, device: p.device, deviceId: p.deviceId, inlineMaxBytes }));
+      created.push(
+        addon.createInstance({
+          ...options,
+          name: p.name,
+          device: p.device,
+          deviceId: p.deviceId,
+          inlineMaxBytes,
+          ...(p.cpuCores.length > 0 && { cpuCores: p.cpuCores }),
+        }),
+      );
     }
   } catch (err) {
     await Promise.allSettled(created.map((i) => i.close()));
