@@ -12,7 +12,7 @@
 // instance can only show its core when compute, not the per-request client and front-end CPU, dominates
 // (see README; the --rows ratio is reported too). --instances-only runs just the instance variants.
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient, Tensor } from "@iaas/client";
@@ -55,6 +55,14 @@ const withGroup = (name, count, batching = "") =>
     .replace('name: "dense_mlp"', `name: "${name}"`)
     .replace(/instance_group \[[\s\S]*?\]\n/, `instance_group [ { kind: KIND_CPU, count: ${count} } ]\n`) + batching;
 
+// Instances bound to cores of their own with Triton's host policies (--host-policy coreN,cpu-cores=N):
+// one instance on core 1 against two on cores 0 and 1, at --instance-rows rows (2+ cores only).
+const pinnable = cpus().length >= 2;
+const withPinned = (name, cores) =>
+  baseConfig
+    .replace('name: "dense_mlp"', `name: "${name}"`)
+    .replace(/instance_group \[[\s\S]*?\]\n/, `instance_group [ ${cores.map((c) => `{ kind: KIND_CPU, count: 1, host_policy: "core${c}" }`).join(", ")} ]\n`);
+
 const variants = [
   { name: "plain_1", what: "1 CPU instance, no dynamic batching", config: withGroup("plain_1", 1) },
   { name: "plain_2", what: "2 CPU instances, no dynamic batching", config: withGroup("plain_2", 2) },
@@ -64,6 +72,12 @@ const variants = [
         { name: `plain_1_rows${instanceRows}`, model: "plain_1", rows: instanceRows, what: `1 CPU instance, no dynamic batching, ${instanceRows} rows per request` },
         { name: `plain_2_rows${instanceRows}`, model: "plain_2", rows: instanceRows, what: `2 CPU instances, no dynamic batching, ${instanceRows} rows per request` },
       ]),
+  ...(pinnable
+    ? [
+        { name: "pinned_1", rows: instanceRows, what: `1 CPU instance bound to core 1 (host policy), ${instanceRows} rows per request`, config: withPinned("pinned_1", [1]) },
+        { name: "pinned_2", rows: instanceRows, what: `2 CPU instances bound to cores 0 and 1 (host policies), ${instanceRows} rows per request`, config: withPinned("pinned_2", [0, 1]) },
+      ]
+    : []),
   ...(instancesOnly ? [] : delays).map((d) => ({
     name: `batched_${d}us`,
     what: `1 CPU instance, dynamic_batching max_queue_delay_microseconds ${d}`,
@@ -169,7 +183,9 @@ function instanceCpuSeconds(pid, model) {
     return null;
   }
 }
-const server = await startNode([join(benchDir, "peers", "scheduling-server.mjs"), repo], { execArgv: args["server-node-arg"] });
+const server = await startNode([join(benchDir, "peers", "scheduling-server.mjs"), repo, ...(pinnable ? ["core0,cpu-cores=0", "core1,cpu-cores=1"] : [])], {
+  execArgv: args["server-node-arg"],
+});
 const best = new Map();
 const load = [];
 /** Per round: every variant's requests/s, for ratios within one round (machine drift cancels better). */
@@ -241,12 +257,13 @@ const roundRatios = perRound.map((r) => ({
   dynamicBatchingVsNone: instancesOnly ? NaN : Math.max(...batchedNames.map((n) => r[n])) / r.plain_1,
   twoInstancesVsOne: r[`plain_2_rows${instanceRows}`] !== undefined ? r[`plain_2_rows${instanceRows}`] / r[`plain_1_rows${instanceRows}`] : r.plain_2 / r.plain_1,
   twoInstancesVsOneAtRows: r.plain_2 / r.plain_1,
+  twoInstancesVsOnePinned: pinnable ? r.pinned_2 / r.pinned_1 : NaN,
 }));
 const result = {
   benchmark: "scheduling",
   date: new Date().toISOString(),
   machine: { ...machine(), loadAverage1mDuringRuns: { min: round(Math.min(...load)), max: round(Math.max(...load)) } },
-  settings: { model: `dense_mlp 256-1024-1024-16, FP32 [${rows},256] per request`, protocol: "HTTP binary", concurrency, seconds, rounds, rows, instanceRows, instancesOnly, delaysUs: instancesOnly ? [] : delays, preferred, serverNodeArgs: args["server-node-arg"] },
+  settings: { model: `dense_mlp 256-1024-1024-16, FP32 [${rows},256] per request`, protocol: "HTTP binary", concurrency, seconds, rounds, rows, instanceRows, instancesOnly, delaysUs: instancesOnly ? [] : delays, preferred, serverNodeArgs: args["server-node-arg"], hostPolicies: pinnable ? ["core0,cpu-cores=0", "core1,cpu-cores=1"] : [] },
   rows: table,
   // Headline: median over rounds of the ratio within each round; bestOfRounds divides best rates, which
   // favours whichever variant happened to run in a quiet moment.
@@ -275,6 +292,17 @@ const result = {
             bestOfRounds: round(rps("plain_2") / rps("plain_1")),
           },
         }),
+    // The same pair with each instance on a core of its own (host policies); the front end and the client
+    // share the cores with them as before. The unbound pair above stays the comparable headline.
+    ...(pinnable && {
+      twoInstancesVsOnePinned: {
+        rowsPerRequest: instanceRows,
+        value: round(median(roundRatios.map((r) => r.twoInstancesVsOnePinned))),
+        perRound: roundRatios.map((r) => round(r.twoInstancesVsOnePinned)),
+        bestOfRounds: round(rps("pinned_2") / rps("pinned_1")),
+        target: 1.7,
+      },
+    }),
   },
   perRoundRps: perRound.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v, 1)]))),
 };
