@@ -7,7 +7,7 @@ import { parseJson } from "../../protocol/json-data.ts";
 import { toModelStatistics } from "../../statistics.ts";
 import type { AuthHook, ClientTlsOptions, Compression, HttpConnectionOptions } from "../../connection-options.ts";
 import { hookHeaders } from "../auth.ts";
-import { NO_CALL_SCOPE, openCallScope } from "../call-scope.ts";
+import { NO_CALL_SCOPE, cancelledError, openCallScope } from "../call-scope.ts";
 import { describeHttpFailure, type ConnectionTarget } from "../connection-errors.ts";
 import { checkTls } from "../tls-options.ts";
 import type {
@@ -131,11 +131,20 @@ function decodedResult(status: number, body: Buffer, headerLength: number | unde
   }
 }
 
+/** A FastInferEnd kept for the calls that share its signal, model and end (HttpTransport.#sharedSignalEnd). */
+interface SignalEnd {
+  signal: AbortSignal;
+  target: InferTarget;
+  end: InferEnd<unknown>;
+  finish: FastInferEnd<unknown>;
+}
+
 /**
  * The end of an infer call on the fast path, run by the pool as the answer completes: the call's one
  * promise settles with what the layers above make of the decoded result (their InferEnd, applied here
  * instead of a `.then` each), or with the described failure, with no async frames in between. Calls with
- * neither a signal nor a timeout nor requested outputs share one per InferEnd (#plainEnd).
+ * neither a signal nor a timeout nor requested outputs share one per InferEnd (#plainEnd); calls with only
+ * a signal share one while signal, model and InferEnd repeat from call to call (#sharedSignalEnd).
  */
 class FastInferEnd<T> implements ExchangeFinish<T> {
   readonly #scope: CallScope;
@@ -150,6 +159,10 @@ class FastInferEnd<T> implements ExchangeFinish<T> {
     this.#cache = cache;
     this.#outputs = outputs;
     this.#end = end;
+  }
+
+  get scope(): CallScope {
+    return this.#scope;
   }
 
   done(res: CollectedResponse): T | Promise<T> {
@@ -225,6 +238,8 @@ export class HttpTransport implements Transport {
   readonly #headerCache = new InferHeaderCache();
   /** FastInferEnd by InferEnd, for calls without signal, timeout or requested outputs (#plainEnd). */
   readonly #plainEnds = new Map<InferEnd<unknown>, FastInferEnd<unknown>>();
+  /** The FastInferEnd of the last call with a signal and nothing else per call (#sharedSignalEnd). */
+  #signalEnd: SignalEnd | undefined = undefined;
   /** Infer paths and request heads by model (and version), see #inferTarget. */
   readonly #inferTargets = new Map<string, InferTarget>();
 
@@ -482,8 +497,18 @@ export class HttpTransport implements Transport {
     const data = parts.data;
     const body = data.length === 0 ? null : data.length === 1 ? data[0]! : data;
     const plain = call.signal === undefined && call.timeoutMs === undefined;
-    const scope = plain ? NO_CALL_SCOPE : openCallScope(call, target.what);
-    const finish = plain && req.outputs === undefined ? this.#plainEnd(end) : new FastInferEnd(scope, this.#target, this.#headerCache, req.outputs, end);
+    let scope: CallScope;
+    let finish: FastInferEnd<T>;
+    if (plain && req.outputs === undefined) {
+      scope = NO_CALL_SCOPE;
+      finish = this.#plainEnd(end);
+    } else if (call.timeoutMs === undefined && req.outputs === undefined) {
+      finish = this.#sharedSignalEnd(call.signal!, target, end);
+      scope = finish.scope;
+    } else {
+      scope = plain ? NO_CALL_SCOPE : openCallScope(call, target.what);
+      finish = new FastInferEnd(scope, this.#target, this.#headerCache, req.outputs, end);
+    }
     let headers: Record<string, string> | null = null;
     let head: string | undefined;
     if (call.headers !== undefined || this.#acceptCompression) {
@@ -513,6 +538,30 @@ export class HttpTransport implements Transport {
       // Layers pass one InferEnd per client or endpoint; a caller making one per call gets no sharing.
       if (this.#plainEnds.size >= 16) this.#plainEnds.clear();
       this.#plainEnds.set(end, finish as FastInferEnd<unknown>);
+    }
+    return finish;
+  }
+
+  /**
+   * The FastInferEnd of a call whose only per-call option is a signal, shared with the previous such call
+   * when that one had the same signal, model and end (a load generator passes one stop signal to every
+   * call): its scope (a SignalScope) holds nothing but the signal and the call's description. Throws, as
+   * openCallScope, when the signal has fired.
+   */
+  #sharedSignalEnd<T>(signal: AbortSignal, target: InferTarget, end: InferEnd<T>): FastInferEnd<T> {
+    const kept = this.#signalEnd;
+    if (kept !== undefined && kept.signal === signal && kept.target === target && kept.end === end) {
+      if (signal.aborted) throw cancelledError(target.what, signal.reason);
+      return kept.finish as FastInferEnd<T>;
+    }
+    const finish = new FastInferEnd(openCallScope({ signal }, target.what), this.#target, this.#headerCache, undefined, end);
+    // Callers with a signal per call replace it every call: the record is reused, not made again.
+    if (kept === undefined) this.#signalEnd = { signal, target, end, finish };
+    else {
+      kept.signal = signal;
+      kept.target = target;
+      kept.end = end;
+      kept.finish = finish;
     }
     return finish;
   }
