@@ -14,7 +14,7 @@ import { requestHeaders } from "../src/transport/grpc/h2/unary-call.ts";
 import { modelInferCodec } from "../src/transport/grpc/service.ts";
 import { encodeInferRequest } from "../src/transport/grpc/infer-codec.ts";
 import { holdingGrpcPeer, type HoldingGrpcPeer } from "./support/holding-grpc-peer.ts";
-import { httpRequestPeer, type HttpRequestPeer } from "./support/http-request-peer.ts";
+import { holdingEchoPeer } from "./support/holding-echo-peer.ts";
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
@@ -202,40 +202,6 @@ describe("iaas-h2: a connection that runs out of stream ids", () => {
   });
 });
 
-/** Echoes INPUT0 (INT32) as OUTPUT0; answers wait while `hold` is set. Every request is recorded. */
-async function holdingEchoPeer(): Promise<HttpRequestPeer & { state: { hold: boolean }; release(): void }> {
-  let held: (() => void)[] = [];
-  const state = { hold: false };
-  const peer = await httpRequestPeer(({ head, body }, socket) => {
-    const answer = (): void => {
-      const headerLength = Number(/\r\ninference-header-content-length: *(\d+)/i.exec(head)?.[1]);
-      const request = JSON.parse(body.toString("utf8", 0, headerLength)) as { inputs: { shape: number[]; parameters: { binary_data_size: number } }[] };
-      const size = request.inputs[0]!.parameters.binary_data_size;
-      const data = Buffer.from(body.subarray(headerLength, headerLength + size));
-      const json = JSON.stringify({
-        model_name: "echo",
-        model_version: "1",
-        outputs: [{ name: "OUTPUT0", datatype: "INT32", shape: request.inputs[0]!.shape, parameters: { binary_data_size: size } }],
-      });
-      socket.write(
-        `HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\ninference-header-content-length: ${Buffer.byteLength(json)}\r\n` +
-          `content-length: ${Buffer.byteLength(json) + size}\r\n\r\n`,
-      );
-      socket.write(Buffer.concat([Buffer.from(json), data]));
-    };
-    if (state.hold) held.push(answer);
-    else answer();
-  });
-  return Object.assign(peer, {
-    state,
-    release(): void {
-      state.hold = false;
-      const all = held;
-      held = [];
-      for (const a of all) a();
-    },
-  });
-}
 
 describe("HTTP pool queue: runs of compact requests, Exchanges among them", () => {
   let peer: Awaited<ReturnType<typeof holdingEchoPeer>>;
