@@ -7,25 +7,8 @@ import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { createClient, InferenceError, Tensor, type InferenceClient } from "../src/index.ts";
 import { LOADER_OPTIONS } from "../src/transport/grpc/service.ts";
+import { silentHttpPeer } from "./support/silent-http-peer.ts";
 
-async function silentHttpServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("data", () => {}); // read the request, never answer
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 async function silentGrpcServer(): Promise<{ url: string; close(): Promise<void> }> {
   const definition = protoLoader.loadSync("grpc_service.proto", LOADER_OPTIONS);
@@ -56,7 +39,7 @@ async function expectCode(p: Promise<unknown>, code: string, message?: RegExp): 
 
 for (const kind of ["http", "grpc"] as const) {
   test(`${kind}: per-call timeout rejects with deadline_exceeded, client default applies too`, async () => {
-    const server = kind === "http" ? await silentHttpServer() : await silentGrpcServer();
+    const server = kind === "http" ? await silentHttpPeer() : await silentGrpcServer();
     const client = createClient({ url: server.url });
     const slow = createClient({ url: server.url, timeoutMs: 100 });
     try {
@@ -74,7 +57,7 @@ for (const kind of ["http", "grpc"] as const) {
   });
 
   test(`${kind}: AbortSignal cancels in flight and before start`, async () => {
-    const server = kind === "http" ? await silentHttpServer() : await silentGrpcServer();
+    const server = kind === "http" ? await silentHttpPeer() : await silentGrpcServer();
     const client = createClient({ url: server.url, timeoutMs: 10_000 });
     try {
       const ac = new AbortController();

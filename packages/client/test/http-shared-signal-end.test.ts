@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { createClient, InferenceError, Tensor } from "../src/index.ts";
+import { silentHttpPeer } from "./support/silent-http-peer.ts";
 
 const input = new Tensor("INPUT0", "FP32", [1], new Float32Array([1]));
 
@@ -33,25 +34,6 @@ async function answeringServer(): Promise<{ url: string; close(): Promise<void> 
   };
 }
 
-/** Reads requests and never answers. */
-async function silentServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("data", () => {});
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const { port } = server.address() as net.AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 async function rejection(p: Promise<unknown>): Promise<InferenceError> {
   const e = await p.then(
@@ -87,7 +69,7 @@ test("http: calls sharing one signal across models get their own answers", async
 });
 
 test("http: an abort of a shared signal cancels its calls, each named by its own model; later calls on it are refused", async () => {
-  const server = await silentServer();
+  const server = await silentHttpPeer();
   const client = createClient({ url: server.url, protocol: "http", retry: false });
   try {
     const shared = new AbortController();

@@ -2,28 +2,11 @@
 // endpoints, retries on, retryInfer on), against servers that accept and never answer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import net from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { createClient, InferenceError, Tensor, type CallOptions, type InferenceClient } from "../src/index.ts";
 import { inferenceServiceClient } from "../src/transport/grpc/service.ts";
+import { silentHttpPeer } from "./support/silent-http-peer.ts";
 
-async function silentHttp(): Promise<{ url: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on("data", () => {});
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
 
 async function silentGrpc(): Promise<{ url: string; close(): Promise<void> }> {
   const service = (inferenceServiceClient() as unknown as { service: grpc.ServiceDefinition }).service;
@@ -63,7 +46,7 @@ async function code(p: Promise<unknown>): Promise<string> {
 
 for (const kind of ["http", "grpc"] as const) {
   test(`${kind}: deadlines and cancellation hold for every method behind retries and two endpoints`, async () => {
-    const servers = await Promise.all([0, 1].map(() => (kind === "http" ? silentHttp() : silentGrpc())));
+    const servers = await Promise.all([0, 1].map(() => (kind === "http" ? silentHttpPeer() : silentGrpc())));
     const client = createClient({
       url: servers.map((s) => s.url),
       retry: { attempts: 5, initialDelayMs: 10, retryInfer: true },
