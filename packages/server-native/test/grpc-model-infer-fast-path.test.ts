@@ -3,20 +3,18 @@
 // DATA frames, one message per call, the receive limit, deadlines, authentication, status trailers with a
 // percent-encoded message, TLS, graceful shutdown), against real servers on 127.0.0.1.
 import assert from "node:assert/strict";
-import { copyFileSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { gzipSync } from "node:zlib";
 import * as grpc from "@grpc/grpc-js";
-import { DEFAULT_MODEL_REPOSITORY, startServer, type RunningServer } from "../src/server.ts";
+import { startServer, type RunningServer } from "../src/server.ts";
 import { fastModelInferCalls } from "../src/frontends/grpc/model-infer-fast-path.ts";
 import { startGrpcFrontend } from "../src/frontends/grpc/grpc-server.ts";
 import { encodeGrpcMessage, grpcTimeoutMs } from "../src/frontends/grpc/grpc-call-headers.ts";
 import { GrpcCallError } from "../src/frontends/grpc/grpc-call-error.ts";
 import { UnaryMessageReader } from "../src/frontends/grpc/unary-message-reader.ts";
 import { frameInferResponse } from "../src/frontends/grpc/infer-wire.ts";
-import { grpcClient, identityConfig, tempRepository, type GrpcTestClient } from "./helpers.ts";
+import { countArrivals, denseMlpRepository, grpcClient, identityConfig, tempRepository, type GrpcTestClient } from "./helpers.ts";
 import { answerMessage, decodeInferResponse, encodeInferRequest, grpcFrame, rawCall, rawSession } from "./grpc-raw-call.ts";
 import { createTestPki } from "./tls-fixtures.ts";
 
@@ -385,23 +383,17 @@ test("TLS: the fast path serves the same secure server", async () => {
 
 describe("shutdown", () => {
   test("close() lets fast-path calls in flight finish with their answers", async () => {
-    const repo = tempRepository({ dense_mlp: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "config.pbtxt"), "utf8") });
-    copyFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "labels.txt"), join(repo.dir, "dense_mlp", "labels.txt"));
+    const repo = denseMlpRepository();
     const srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
     const client = grpcClient(srv.grpcUrl);
     try {
-      let received = 0;
-      const infer = srv.server.infer.bind(srv.server);
-      srv.server.infer = (...args) => {
-        received++;
-        return infer(...args);
-      };
+      const arrivals = countArrivals(srv);
       const x = Buffer.alloc(64 * 256 * 4);
       const before = fastModelInferCalls();
       const inflight = Array.from({ length: 8 }, () =>
         client.call("ModelInfer", { model_name: "dense_mlp", inputs: [{ name: "INPUT0", datatype: "FP32", shape: ["64", "256"] }], raw_input_contents: [x] }),
       );
-      while (received < 8) await sleep(1);
+      while (arrivals.count < 8) await sleep(1);
       assert.equal(fastModelInferCalls() - before, 8);
       const closed = srv.close();
       const replies = await Promise.all(inflight);

@@ -1,13 +1,13 @@
 // Shared helpers for the server tests: temporary model repositories, raw HTTP calls and a raw gRPC
 // client built from the protos (deliberately not @iaas/client, so the server is tested on its own).
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { after, before } from "node:test";
 import { DATATYPES, PROTO_DIR, PROTO_FILES, toConfigDataType } from "@iaas/client/protocol";
-import { startServer, type RunningServer, type StartServerOptions } from "../src/server.ts";
+import { DEFAULT_MODEL_REPOSITORY, startServer, type RunningServer, type StartServerOptions } from "../src/server.ts";
 
 /** A throw-away model repository; `models` maps folder name -> config.pbtxt text. */
 export function tempRepository(models: Record<string, string>): { dir: string; remove(): void } {
@@ -17,6 +17,25 @@ export function tempRepository(models: Record<string, string>): { dir: string; r
     writeFileSync(join(dir, name, "config.pbtxt"), config);
   }
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A repository holding the shipped dense_mlp (config and the labels file it names). */
+export function denseMlpRepository(): { dir: string; remove(): void } {
+  const shipped = join(DEFAULT_MODEL_REPOSITORY, "dense_mlp");
+  const repo = tempRepository({ dense_mlp: readFileSync(join(shipped, "config.pbtxt"), "utf8") });
+  copyFileSync(join(shipped, "labels.txt"), join(repo.dir, "dense_mlp", "labels.txt"));
+  return repo;
+}
+
+/** Counts the requests that reach the server's core (so a test can wait until all are really inside). */
+export function countArrivals(srv: RunningServer): { readonly count: number } {
+  const counter = { count: 0 };
+  const infer = srv.server.infer.bind(srv.server);
+  srv.server.infer = (...args) => {
+    counter.count++;
+    return infer(...args);
+  };
+  return counter;
 }
 
 export function identityConfig(name: string, dataType: string, extra = ""): string {

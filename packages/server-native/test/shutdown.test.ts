@@ -2,24 +2,16 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { copyFileSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { DEFAULT_MODEL_REPOSITORY, startServer } from "../src/server.ts";
-import { binaryBody, http, tempRepository } from "./helpers.ts";
+import { startServer } from "../src/server.ts";
+import { binaryBody, countArrivals, denseMlpRepository, http } from "./helpers.ts";
 
 test("close() answers every HTTP request already in flight before it resolves", async () => {
-  const repo = tempRepository({ dense_mlp: readFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "config.pbtxt"), "utf8") });
-  copyFileSync(join(DEFAULT_MODEL_REPOSITORY, "dense_mlp", "labels.txt"), join(repo.dir, "dense_mlp", "labels.txt"));
+  const repo = denseMlpRepository();
   const srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0 });
   try {
     // Count requests that reached the core, so close() comes only once all 8 are really in the server
     // (a connection still in the accept backlog would be reset, and that is not what is tested here).
-    let received = 0;
-    const infer = srv.server.infer.bind(srv.server);
-    srv.server.infer = (...args) => {
-      received++;
-      return infer(...args);
-    };
+    const arrivals = countArrivals(srv);
     // 8 requests of batch 64 queue behind each other on one instance: tens of ms of work in flight.
     const x = Buffer.alloc(64 * 256 * 4);
     const { body, headerLength } = binaryBody(
@@ -29,7 +21,7 @@ test("close() answers every HTTP request already in flight before it resolves", 
     const inflight = Array.from({ length: 8 }, () =>
       http(srv.httpUrl, "/v2/models/dense_mlp/infer", { body, headers: { "Inference-Header-Content-Length": String(headerLength) } }),
     );
-    while (received < 8) await sleep(1);
+    while (arrivals.count < 8) await sleep(1);
     const closed = srv.close();
     const replies = await Promise.all(inflight);
     await closed;
