@@ -6,7 +6,7 @@
 // /proc/<pid>/stat (Linux only) before and after each run; servers run alternately, --rounds times.
 //   node bench/server-cpu.mjs [--protocol http,grpc] [--duration 3] [--rounds 2] [--servers iaas,bare]
 //     [--serve-arg ARG ...] (passed on to `iaas serve`, e.g. --serve-arg=--model-repository=DIR)
-//     [--node-arg ARG ...] (node/V8 flags for the `iaas serve` process, e.g. --node-arg=--max-semi-space-size=16)
+//     [--elements 16] [--node-arg ARG ...] (node/V8 flags for the `iaas serve` process, e.g. --node-arg=--max-semi-space-size=16)
 import { readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,8 @@ const { values: opt } = parseArgs({
     servers: { type: "string", default: "iaas,bare" },
     "serve-arg": { type: "string", multiple: true, default: [] },
     "node-arg": { type: "string", multiple: true, default: [] },
+    // FP32 elements per request (default 16, as the ratio benchmarks; 16384 is a 64 KiB tensor).
+    elements: { type: "string", default: "16" },
   },
 });
 const durationS = Number(opt.duration);
@@ -37,7 +39,8 @@ function statCpuS(file) {
 const cpuOf = (pid) => ({ main: statCpuS(`/proc/${pid}/task/${pid}/stat`), all: statCpuS(`/proc/${pid}/stat`) });
 
 const work = mkdtempSync(join(tmpdir(), "iaas-server-cpu-"));
-const elements = 16;
+const elements = Number(opt.elements);
+if (!Number.isInteger(elements) || elements < 1) throw new RangeError(`--elements must be a positive integer, got ${opt.elements}`);
 const data = Buffer.from(new Float32Array(elements).map((_, i) => i * 0.5).buffer);
 // The protocol-overhead-http request: binary input, binary output requested per output.
 const header = JSON.stringify({
