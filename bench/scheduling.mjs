@@ -4,7 +4,8 @@
 //  (b) 2 CPU instances vs 1 without batching (target >= 1.7x on a 2-core machine).
 // Every variant is the shipped dense_mlp config with another instance_group / dynamic_batching, served by
 // one server process; @iaas/client (HTTP, binary tensors) runs a closed loop of `concurrency` callers.
-// Variants alternate over `rounds` so drift on a shared machine hits all of them; the best round counts.
+// Variants alternate over `rounds` (every other round in reverse order) so drift on a shared machine hits all
+// of them alike; the table keeps each variant's best round, the ratios are medians of per-round ratios.
 //   node bench/scheduling.mjs [--duration 4] [--concurrency 32] [--rounds 2] [--delays 0,200,1000,4000]
 //                             [--rows 1] [--instance-rows 64] [--instances-only]
 // --rows N: rows (FP32 [N,256]) per request of every variant. --instance-rows M: the 1- and 2-instance
@@ -196,7 +197,9 @@ try {
   for (let r = 0; r < rounds; r++) {
     const thisRound = {};
     perRound.push(thisRound);
-    for (const v of variants) {
+    // Every other round runs the variants in reverse order (ABBA), so a drift of the host's speed over a
+    // round slows the variants of a pair by the same amount on average instead of always the later one.
+    for (const v of r % 2 === 0 ? variants : [...variants].reverse()) {
       load.push(loadavg()[0]);
       const before = await batchSizes(client, v.model);
       const cpuBefore = instanceCpuSeconds(server.info.pid, v.model);
