@@ -7,7 +7,7 @@ import { parseJson } from "../../protocol/json-data.ts";
 import { toModelStatistics } from "../../statistics.ts";
 import type { AuthHook, ClientTlsOptions, Compression, HttpConnectionOptions } from "../../connection-options.ts";
 import { hookHeaders } from "../auth.ts";
-import { NO_CALL_SCOPE, cancelledError, openCallScope } from "../call-scope.ts";
+import { NO_CALL_SCOPE, cancelledError, openCallScope, openQueuedScope, queuedTimeout } from "../call-scope.ts";
 import { describeHttpFailure, type ConnectionTarget } from "../connection-errors.ts";
 import { checkTls } from "../tls-options.ts";
 import type {
@@ -131,9 +131,10 @@ function decodedResult(status: number, body: Buffer, headerLength: number | unde
   }
 }
 
-/** A FastInferEnd kept for the calls that share its signal, model and end (HttpTransport.#sharedSignalEnd). */
+/** A FastInferEnd kept for the calls that share its signal, timeout, model and end (HttpTransport.#sharedSignalEnd). */
 interface SignalEnd {
-  signal: AbortSignal;
+  signal: AbortSignal | undefined;
+  timeoutMs: number | undefined;
   target: InferTarget;
   end: InferEnd<unknown>;
   finish: FastInferEnd<unknown>;
@@ -144,7 +145,8 @@ interface SignalEnd {
  * promise settles with what the layers above make of the decoded result (their InferEnd, applied here
  * instead of a `.then` each), or with the described failure, with no async frames in between. Calls with
  * neither a signal nor a timeout nor requested outputs share one per InferEnd (#plainEnd); calls with only
- * a signal share one while signal, model and InferEnd repeat from call to call (#sharedSignalEnd).
+ * a signal and/or a timeout share one while signal, timeout, model and InferEnd repeat from call to call
+ * (#sharedSignalEnd; the request keeps its deadline in the shared queue, FastRequest.timeoutMs).
  */
 class FastInferEnd<T> implements ExchangeFinish<T> {
   readonly #scope: CallScope;
@@ -238,7 +240,7 @@ export class HttpTransport implements Transport {
   readonly #headerCache = new InferHeaderCache();
   /** FastInferEnd by InferEnd, for calls without signal, timeout or requested outputs (#plainEnd). */
   readonly #plainEnds = new Map<InferEnd<unknown>, FastInferEnd<unknown>>();
-  /** The FastInferEnd of the last call with a signal and nothing else per call (#sharedSignalEnd). */
+  /** The FastInferEnd of the last call with a signal and/or timeout and nothing else per call (#sharedSignalEnd). */
   #signalEnd: SignalEnd | undefined = undefined;
   /** Infer paths and request heads by model (and version), see #inferTarget. */
   readonly #inferTargets = new Map<string, InferTarget>();
@@ -502,11 +504,11 @@ export class HttpTransport implements Transport {
     if (plain && req.outputs === undefined) {
       scope = NO_CALL_SCOPE;
       finish = this.#plainEnd(end);
-    } else if (call.timeoutMs === undefined && req.outputs === undefined) {
-      finish = this.#sharedSignalEnd(call.signal!, target, end);
+    } else if (req.outputs === undefined) {
+      finish = this.#sharedSignalEnd(call.signal, call.timeoutMs, target, end);
       scope = finish.scope;
     } else {
-      scope = plain ? NO_CALL_SCOPE : openCallScope(call, target.what);
+      scope = plain ? NO_CALL_SCOPE : openQueuedScope(call.signal, call.timeoutMs, target.what);
       finish = new FastInferEnd(scope, this.#target, this.#headerCache, req.outputs, end);
     }
     let headers: Record<string, string> | null = null;
@@ -522,7 +524,8 @@ export class HttpTransport implements Transport {
     // and json; with `head` and binary data (body not null), the head's last line (Inference-Header-Content-Length)
     // ends with jsonBytes.
     const prefix = headers === null ? parts.prefix : undefined;
-    const request = { method: "POST", path: target.path, headers, body, signal: scope.signal ?? null, head, json, jsonBytes, prefix } as const;
+    const timeoutMs = queuedTimeout(scope);
+    const request = { method: "POST", path: target.path, headers, body, signal: scope.signal ?? null, head, json, jsonBytes, prefix, timeoutMs } as const;
     if (callback !== undefined) {
       fast.requestCallback(request, finish, callback, context as C);
       return undefined;
@@ -543,22 +546,24 @@ export class HttpTransport implements Transport {
   }
 
   /**
-   * The FastInferEnd of a call whose only per-call option is a signal, shared with the previous such call
-   * when that one had the same signal, model and end (a load generator passes one stop signal to every
-   * call): its scope (a SignalScope) holds nothing but the signal and the call's description. Throws, as
-   * openCallScope, when the signal has fired.
+   * The FastInferEnd of a call whose only per-call options are a signal and/or a timeout, shared with the
+   * previous such call when that one had the same signal, timeout, model and end (a load generator passes
+   * one stop signal, and one timeoutMs, to every call): its scope (openQueuedScope) holds nothing but the
+   * signal, the timeout and the call's description. Throws, as openCallScope, when the signal has fired or
+   * the timeout is negative.
    */
-  #sharedSignalEnd<T>(signal: AbortSignal, target: InferTarget, end: InferEnd<T>): FastInferEnd<T> {
+  #sharedSignalEnd<T>(signal: AbortSignal | undefined, timeoutMs: number | undefined, target: InferTarget, end: InferEnd<T>): FastInferEnd<T> {
     const kept = this.#signalEnd;
-    if (kept !== undefined && kept.signal === signal && kept.target === target && kept.end === end) {
-      if (signal.aborted) throw cancelledError(target.what, signal.reason);
+    if (kept !== undefined && kept.signal === signal && kept.timeoutMs === timeoutMs && kept.target === target && kept.end === end) {
+      if (signal?.aborted) throw cancelledError(target.what, signal.reason);
       return kept.finish as FastInferEnd<T>;
     }
-    const finish = new FastInferEnd(openCallScope({ signal }, target.what), this.#target, this.#headerCache, undefined, end);
+    const finish = new FastInferEnd(openQueuedScope(signal, timeoutMs, target.what), this.#target, this.#headerCache, undefined, end);
     // Callers with a signal per call replace it every call: the record is reused, not made again.
-    if (kept === undefined) this.#signalEnd = { signal, target, end, finish };
+    if (kept === undefined) this.#signalEnd = { signal, timeoutMs, target, end, finish };
     else {
       kept.signal = signal;
+      kept.timeoutMs = timeoutMs;
       kept.target = target;
       kept.end = end;
       kept.finish = finish;

@@ -66,6 +66,16 @@ export class MessageReader<L extends ReaderLimits = ReaderLimits> {
     return (this.bits & PROBLEM) === 0 && this.#body !== undefined && this.#filled === this.#length ? (this.#body as Buffer) : undefined;
   }
 
+  /** The message's length from its prefix; -1 until the prefix was read. */
+  get messageLength(): number {
+    return this.#length;
+  }
+
+  /** Bytes of the stream read so far: the prefix (or the part of it read) and the message's bytes. */
+  get receivedBytes(): number {
+    return this.#length < 0 ? this.#filled : 5 + this.#filled;
+  }
+
   /** Whether a message was started but not finished. */
   get partial(): boolean {
     return this.#length >= 0 && this.#filled < this.#length;

@@ -1,11 +1,12 @@
 // What a unary call on either HTTP/2 path (node:http2: unary-call.ts, the own connection:
 // ../wire-h2/wire-call.ts) does the same way: it reads the answer (MessageReader), and ends exactly once,
-// stopping its deadline timer and abort listener, resolving with the spec's decode of the answer or
+// leaving the deadline queue and its abort watch, resolving with the spec's decode of the answer or
 // rejecting with the spec's mapping of the failure. Kept in the call object itself: no closures per call.
 import { unwatchAbort, type AbortTarget } from "../../abort-watch.ts";
+import { deadlines, type DeadlineTarget } from "../../deadline-queue.ts";
 import { callBack, type InferCallback } from "../../infer-callback.ts";
 import { FIRST_FREE_BIT, MessageReader } from "./message-reader.ts";
-import type { GrpcStatusError } from "./status.ts";
+import { Status, type GrpcStatusError } from "./status.ts";
 import type { CallEnds, UnaryCallSpec } from "./unary-call.ts";
 
 /** MessageReader.bits: the call has ended. */
@@ -15,14 +16,15 @@ export const CALLBACK = FIRST_FREE_BIT << 1;
 /** The lowest bit of `bits` that subclasses of SettlingCall may use. */
 export const CALL_FREE_BIT = FIRST_FREE_BIT << 2;
 
-export abstract class SettlingCall<T> extends MessageReader<CallEnds<T>> implements AbortTarget {
+export abstract class SettlingCall<T> extends MessageReader<CallEnds<T>> implements AbortTarget, DeadlineTarget {
   /**
    * The promise's resolve, its only settler kept: a failure resolves it with a rejected promise (the
    * promise adopts the rejection), so a call in flight holds one closure, not two. With CALLBACK: the
    * caller's callback instead (no promise at all).
    */
   readonly #resolve: (value: T | Promise<never>) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** The call's place in the event loop's deadline queue (deadline-queue.ts; 0: none). */
+  deadlineSlot = 0;
 
   /**
    * Keeps spec.ends (shared by calls of one kind) or the spec's own decode, fail, context, signal and limits
@@ -50,6 +52,19 @@ export abstract class SettlingCall<T> extends MessageReader<CallEnds<T>> impleme
   /** The call's abort listener (the call object itself is registered on its signal). */
   abstract handleEvent(): void;
 
+  /** The call gives up with this status: settles, then cancels its stream. */
+  abstract abandon(code: number, details: string): void;
+
+  /** Watches the deadline `timeoutMs` from now (the shared queue: no timer of the call's own). */
+  setDeadline(timeoutMs: number): void {
+    deadlines.add(this, timeoutMs);
+  }
+
+  /** The deadline passed (deadline-queue.ts). */
+  deadlinePassed(): void {
+    this.abandon(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
+  }
+
   /**
    * The signal fired (abort-watch.ts: one listener per signal for all the calls that carry it, so that a
    * signal shared by many calls in flight costs no walk of a long listener list per call).
@@ -62,7 +77,7 @@ export abstract class SettlingCall<T> extends MessageReader<CallEnds<T>> impleme
   settle(error: GrpcStatusError | undefined, value?: Buffer): void {
     if ((this.bits & SETTLED) !== 0) return;
     this.bits |= SETTLED;
-    if (this.timer) clearTimeout(this.timer);
+    if (this.deadlineSlot !== 0) deadlines.remove(this);
     const signal = this.limits.signal;
     if (signal !== undefined) unwatchAbort(signal, this);
     const ends = this.limits;

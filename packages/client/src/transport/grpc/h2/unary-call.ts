@@ -131,10 +131,6 @@ class UnaryCall<T> extends SettlingCall<T> {
   }
 }
 
-function onDeadline(call: { abandon(code: number, details: string): void }): void {
-  call.abandon(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
-}
-
 function onResponse(this: CallStream, h: IncomingHttpHeaders, flags: number): void {
   const call = this[CALL]!;
   call.responseHeaders = h;
@@ -246,7 +242,7 @@ function send<T>(connection: H2Connection, spec: UnaryCallSpec<T>, headers: read
     }
   }
   const t = spec.timeoutMs;
-  if (t !== undefined) call.timer = setTimeout(onDeadline, t, call);
+  if (t !== undefined) call.setDeadline(t);
 
   if (length <= JOIN_LIMIT) {
     const frame = Buffer.allocUnsafe(5 + length);

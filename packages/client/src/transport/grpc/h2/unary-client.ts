@@ -128,6 +128,12 @@ export class H2UnaryClient {
   readonly #authority: string;
   /** The raw header list of calls without metadata or deadline, per method (shared by those calls). */
   readonly #plainHeaders = new Map<string, readonly string[]>();
+  /**
+   * The same with grpc-timeout, per method and timeoutMs, for calls whose only per-call header is their
+   * deadline sent whole (no auth hook or connect wait spent part of it): one list and header block for all
+   * calls with the client's default timeoutMs instead of a list built and encoded per call.
+   */
+  readonly #timedHeaders = new Map<string, Map<number, readonly string[]>>();
   /** The ends of the last call (see #ends), and the decoder they were made for. */
   #lastEnds: FailureContext | undefined;
   #lastDecoder: AnswerDecoder<unknown> | undefined;
@@ -248,6 +254,20 @@ export class H2UnaryClient {
     return list;
   }
 
+  /** The shared raw header list of `method`'s calls with only a grpc-timeout of `timeoutMs` (see #timedHeaders). */
+  #timed(method: string, timeoutMs: number): readonly string[] {
+    let byTimeout = this.#timedHeaders.get(method);
+    if (byTimeout === undefined) this.#timedHeaders.set(method, (byTimeout = new Map()));
+    let list = byTimeout.get(timeoutMs);
+    if (list === undefined) {
+      // Callers with a timeout of their own per call get no sharing, and no unbounded map.
+      if (byTimeout.size >= 16) byTimeout.clear();
+      list = requestHeaders(this.#scheme, this.#authority, SERVICE_PATH + method, ["grpc-timeout", grpcTimeout(timeoutMs)]);
+      byTimeout.set(timeoutMs, list);
+    }
+    return list;
+  }
+
   /** With `callback`: the call ends by it (own connection only) and nothing is returned. */
   #send<T>(
     method: string,
@@ -292,9 +312,12 @@ export class H2UnaryClient {
     let left: number | undefined;
     if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) left = Math.max(0, (startedAt ?? Date.now()) + timeoutMs - Date.now());
     let headers: readonly string[];
-    const shared = extra === undefined && call.headers === undefined && left === undefined;
+    let shared = extra === undefined && call.headers === undefined && left === undefined;
     if (shared) headers = this.#plain(method);
-    else {
+    else if (extra === undefined && call.headers === undefined && startedAt === undefined) {
+      headers = this.#timed(method, left!);
+      shared = true;
+    } else {
       const metadata: Record<string, string> = {};
       try {
         if (extra) addMetadata(metadata, extra);

@@ -322,7 +322,7 @@ export class WireSession implements FrameSink {
       call.localDone = true;
       x.chunks = EMPTY_CHUNKS;
       // Sent: the progress is not needed any more (unless an answer's details already came with it).
-      if (x.metadata === undefined) call.extras = undefined;
+      if (x.metadata === undefined && !x.countsAnswer) call.extras = undefined;
       if (call.remoteDone) this.#finish(call);
     }
   }
@@ -566,10 +566,20 @@ export class WireSession implements FrameSink {
     }
     if (call === undefined) return;
     if (endStream) return this.#remoteEnd(call);
-    call.recvUnacked += frameLength;
-    if (call.recvUnacked >= STREAM_WINDOW / 2) {
-      this.#write(windowUpdateFrame(streamId, call.recvUnacked));
-      call.recvUnacked = 0;
+    let x = call.extras;
+    if (x === undefined || !x.countsAnswer) {
+      // Not counted so far: only answers that may reach half the stream window are. A smaller one (the usual)
+      // cannot use up the 32 MiB window unless the server pads its frames with over 24 MiB.
+      if (!call.needsStreamCredit(STREAM_WINDOW / 4)) return;
+      x ??= call.extras = new CallExtras();
+      x.countsAnswer = true;
+      // What the stream carried so far (padding aside: credit can only fall short by that, never exceed).
+      // A non-200 body is not read as a message: from this frame on (at most one frame, 16 MiB, uncounted).
+      x.recvUnacked = Math.max(call.receivedBytes, frameLength);
+    } else x.recvUnacked += frameLength;
+    if (x.recvUnacked >= STREAM_WINDOW / 2) {
+      this.#write(windowUpdateFrame(streamId, x.recvUnacked));
+      x.recvUnacked = 0;
     }
   }
 

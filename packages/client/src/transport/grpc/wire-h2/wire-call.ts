@@ -2,9 +2,10 @@
 // session's HPACK encoder when its stream opens), the 5-byte prefix and the message, the answer read by MessageReader from DATA
 // pieces, the status from trailers or a trailers-only response. It takes the same UnaryCallSpec as the
 // node:http2 path (h2/unary-call.ts), so H2UnaryClient drives both; failures are the same grpc-js-shaped
-// status errors. Per call: this object (reader, resolve, stream state in one: 11 fields) and the promise;
-// the abort listener is the object itself and the deadline callback a shared function. What only large
-// requests or failed answers need is in a CallExtras made for those calls alone.
+// status errors. Per call: this object (reader, resolve, stream state in one: 10 fields) and the promise;
+// the abort listener is the object itself and its deadline a slot in the shared queue. What only large
+// requests, large answers (their stream credit) or failed answers need is in a CallExtras made for
+// those calls alone.
 import { watchAbort } from "../../abort-watch.ts";
 import { callBackLater, type InferCallback } from "../../infer-callback.ts";
 import { CALL_FREE_BIT, CALLBACK, SettlingCall } from "../h2/settling-call.ts";
@@ -53,7 +54,7 @@ const NO_CHUNKS: readonly Uint8Array[] = [];
 /**
  * What only some calls need, made when first needed: a request that does not leave whole with its
  * HEADERS (large, or held back by flow control) keeps its send progress here, an answer that is not a
- * plain OK its message and metadata.
+ * plain OK its message and metadata, an answer that may use up half its stream window its byte count.
  */
 export class CallExtras {
   /** The request's message with its prefix, while it is being sent. */
@@ -67,14 +68,19 @@ export class CallExtras {
   /** The answer's grpc-message and its non-pseudo headers and trailers. */
   details = "";
   metadata: Record<string, string | string[]> | undefined = undefined;
+  /**
+   * Answer bytes received since the stream's last WINDOW_UPDATE, counted (countsAnswer) only for answers
+   * that could use up half the stream's receive window (WireCall.needsStreamCredit): a small answer ends
+   * long before its stream needs credit, so the usual call keeps no counter.
+   */
+  countsAnswer = false;
+  recvUnacked = 0;
 }
 
 export class WireCall<T> extends SettlingCall<T> {
   session: WireSession | undefined;
   // Stream state, kept by the session.
   id = 0;
-  /** Answer bytes received since the stream's last WINDOW_UPDATE. */
-  recvUnacked = 0;
   extras: CallExtras | undefined = undefined;
 
   /**
@@ -139,6 +145,15 @@ export class WireCall<T> extends SettlingCall<T> {
   private setFlag(bit: number, on: boolean): void {
     if (on) this.bits |= bit;
     else this.bits &= ~bit;
+  }
+
+  /**
+   * Whether the stream's received bytes must be counted for its receive window (CallExtras.recvUnacked):
+   * a gRPC message of at least `large` bytes with its prefix, or an answer that is not HTTP 200 (its body,
+   * an error page, is not read as a message, so its size is not known).
+   */
+  needsStreamCredit(large: number): boolean {
+    return this.httpStatus !== 200 || this.messageLength + 5 >= large;
   }
 
   /** The connection or the server ended the stream without an answer. */
@@ -247,10 +262,6 @@ function captureSettlers(resolve: (value: never) => void): void {
   capturedResolve = resolve as (value: unknown) => void;
 }
 
-function onDeadline(call: WireCall<unknown>): void {
-  call.abandon(Status.DEADLINE_EXCEEDED, "Deadline exceeded");
-}
-
 function mapped<T>(spec: UnaryCallSpec<T>, error: GrpcStatusError): unknown {
   return spec.fail ? spec.fail(error, spec.context) : error;
 }
@@ -306,7 +317,7 @@ function launch<T>(connection: WireConnection, spec: UnaryCallSpec<T>, call: Wir
     }
   }
   const t = spec.timeoutMs;
-  if (t !== undefined) call.timer = setTimeout(onDeadline, t, call as unknown as WireCall<unknown>);
+  if (t !== undefined) call.setDeadline(t);
   connection.start(call as unknown as WireCall<unknown>, p.headers, p.chunks);
   return undefined;
 }

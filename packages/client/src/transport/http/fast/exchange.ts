@@ -7,6 +7,9 @@ import type { Socket } from "node:net";
 import type { CollectedResponse, DispatchOptions } from "../dispatch.ts";
 import { bytesOf } from "../infer-codec.ts";
 import { watchAbort, unwatchAbort, type AbortTarget } from "../../abort-watch.ts";
+import { DEADLINE_PASSED } from "../../call-scope.ts";
+import { deadlines, type DeadlineTarget } from "../../deadline-queue.ts";
+import { callBack, type InferCallback } from "../../infer-callback.ts";
 import { FastHttpError } from "./errors.ts";
 
 /** A body: text (UTF-8), bytes, or parts written back to back (typed arrays are sent as their bytes). */
@@ -41,6 +44,12 @@ export interface FastRequest extends Omit<DispatchOptions, "body"> {
    * line) and whatever precedes `body`, as bytes written as they are. Shared between requests: never modified.
    */
   prefix?: Uint8Array | undefined;
+  /**
+   * A deadline this many milliseconds from now (finite, >= 0), kept in the event loop's deadline queue
+   * (deadline-queue.ts) instead of a timer and an AbortController per request: when it passes, the request
+   * fails with DEADLINE_PASSED (its finish says what the caller sees), as it would on an abort.
+   */
+  timeoutMs?: number | undefined;
 }
 
 /** Requests whose head and body together are at most this large go out as one buffer in one write. */
@@ -98,7 +107,7 @@ export function takenResolveFunction(): (r: unknown) => void {
   return resolve;
 }
 
-export class Exchange implements AbortTarget {
+export class Exchange implements AbortTarget, DeadlineTarget {
   readonly method: DispatchOptions["method"];
   readonly path: string;
   readonly headers: Record<string, string> | null;
@@ -119,6 +128,8 @@ export class Exchange implements AbortTarget {
   retried = false;
   /** Called when the caller's signal fires while the request is on a connection. */
   onAbort: ((ex: Exchange) => void) | undefined = undefined;
+  /** The request's place in the deadline queue (0: none); see FastRequest.timeoutMs. */
+  deadlineSlot = 0;
 
   constructor(options: FastRequest, finish: ExchangeFinish<unknown> | undefined, owner: { onSettled(ex: Exchange): void }) {
     this.#owner = owner;
@@ -132,6 +143,8 @@ export class Exchange implements AbortTarget {
     this.headers = options.headers;
     this.body = options.body;
     this.signal = options.signal;
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs !== undefined) deadlines.add(this, timeoutMs);
   }
 
   /**
@@ -160,11 +173,19 @@ export class Exchange implements AbortTarget {
     onAbort?.(this);
   }
 
+  /** The deadline passed (deadline-queue.ts): as an abort, with DEADLINE_PASSED as the reason. */
+  deadlinePassed(): void {
+    const onAbort = this.onAbort;
+    this.fail(DEADLINE_PASSED);
+    onAbort?.(this);
+  }
+
   fail(error: unknown): void {
     if (this.settled) return;
     this.settled = true;
     this.onAbort = undefined;
     if (this.signal !== null) unwatchAbort(this.signal, this);
+    if (this.deadlineSlot !== 0) deadlines.remove(this);
     this.#reject(this.#finish === undefined ? error : this.#finish.failed(error));
     this.#owner.onSettled(this);
   }
@@ -179,6 +200,7 @@ export class Exchange implements AbortTarget {
     this.settled = true;
     this.onAbort = undefined;
     if (this.signal !== null) unwatchAbort(this.signal, this);
+    if (this.deadlineSlot !== 0) deadlines.remove(this);
     const finish = this.#finish;
     if (finish === undefined) this.resolve(response);
     else {
@@ -248,6 +270,47 @@ export class Exchange implements AbortTarget {
     writeBodyParts(socket, body);
     socket.uncork();
   }
+}
+
+/**
+ * An Exchange for a request made with a callback (FastPool.requestCallback): its `resolve` is one shared
+ * function that calls the callback back with the context kept here, instead of a closure (and its context)
+ * made per request: ~100 B less a request in flight with a signal or deadline.
+ */
+export class CallbackExchange extends Exchange {
+  readonly callback: InferCallback<unknown, unknown>;
+  readonly context: unknown;
+
+  constructor(options: FastRequest, finish: ExchangeFinish<unknown>, owner: { onSettled(ex: Exchange): void }, callback: InferCallback<unknown, unknown>, context: unknown) {
+    super(options, finish, owner);
+    this.callback = callback;
+    this.context = context;
+    this.resolve = deliverToCallback as (r: unknown) => void;
+  }
+
+  /** Exchange.compact for a request made with a callback. */
+  static compactCallback(
+    prefix: Uint8Array,
+    body: RequestBody,
+    finish: ExchangeFinish<unknown>,
+    callback: InferCallback<unknown, unknown>,
+    context: unknown,
+    owner: { onSettled(ex: Exchange): void },
+  ): CallbackExchange {
+    return new CallbackExchange({ method: "POST", path: "", headers: null, body, signal: null, prefix }, finish, owner, callback, context);
+  }
+}
+
+/** CallbackExchange's `resolve` (called as this.resolve(r)): a failure comes as a rejected promise (Exchange.fail). */
+function deliverToCallback(this: CallbackExchange, r: unknown): void {
+  const callback = this.callback;
+  const context = this.context;
+  if (r instanceof Promise)
+    r.then(
+      (value: unknown) => callBack(callback, null, value, context),
+      (error: unknown) => callBack(callback, error, undefined, context),
+    );
+  else callBack(callback, null, r, context);
 }
 
 /** Copies a byte body (one view or several) into `out` from `off`. */

@@ -4,9 +4,9 @@
 import type { CollectedResponse } from "../dispatch.ts";
 import { FastConnection, type ConnectionOwner, type ConnectionSettings } from "./connection.ts";
 import { clientClosed } from "./errors.ts";
-import { Exchange, checkRequest, resolvablePromise, takenResolveFunction, type ExchangeFinish, type FastRequest, type RequestBody } from "./exchange.ts";
+import { CallbackExchange, Exchange, checkRequest, resolvablePromise, takenResolveFunction, type ExchangeFinish, type FastRequest, type RequestBody } from "./exchange.ts";
 import { watchAbort } from "../../abort-watch.ts";
-import { callBack, callBackLater, type InferCallback } from "../../infer-callback.ts";
+import { callBackLater, type InferCallback } from "../../infer-callback.ts";
 
 export interface FastPoolSettings extends ConnectionSettings {
   connections: number;
@@ -30,21 +30,6 @@ class QueueRun {
   }
 }
 
-/**
- * An Exchange's resolve for a request made with a callback: made when the request is written (a queued
- * request keeps its callback's context only). A failure comes as a rejected promise (Exchange.fail).
- */
-function callbackResolve(callback: InferCallback<unknown, unknown>, context: unknown): (r: unknown) => void {
-  return (r) => {
-    if (r instanceof Promise)
-      r.then(
-        (value) => callBack(callback, null, value, context),
-        (error: unknown) => callBack(callback, error, undefined, context),
-      );
-    else callBack(callback, null, r, context);
-  };
-}
-
 export class FastPool implements ConnectionOwner {
   readonly #settings: FastPoolSettings;
   readonly #all = new Set<FastConnection>();
@@ -52,7 +37,7 @@ export class FastPool implements ConnectionOwner {
   readonly #idle: FastConnection[] = [];
   /**
    * Requests waiting for a connection, two slots each: an Exchange and an empty slot; or a request held
-   * compactly (a POST with a `prefix`, a finish and no signal: nothing can settle it while it waits) as
+   * compactly (a POST with a `prefix`, a finish, no signal and no deadline: nothing can settle it while it waits) as
    * its body and its promise's resolve function (with a callback: its context), made an Exchange only
    * when a connection takes it; or a
    * QueueRun and an empty slot, giving the prefix and finish of the compact requests after it; or two
@@ -115,14 +100,16 @@ export class FastPool implements ConnectionOwner {
       this.#pushCompact(options.prefix!, finish as ExchangeFinish<unknown>, back, options.body, context);
       return;
     }
-    const ex = new Exchange(options, finish as ExchangeFinish<unknown>, this);
-    ex.resolve = callbackResolve(back, context);
+    // A request made with a callback ends by it (CallbackExchange: no closure per request).
+    const ex = new CallbackExchange(options, finish as ExchangeFinish<unknown>, this, back, context);
     if (options.signal !== null) watchAbort(options.signal, ex);
     this.#dispatch(ex, conn);
   }
 
   #compactable(options: FastRequest, finish: ExchangeFinish<unknown> | undefined): boolean {
-    return options.prefix !== undefined && options.signal === null && finish !== undefined && options.method === "POST" && options.body !== undefined;
+    return (
+      options.prefix !== undefined && options.signal === null && options.timeoutMs === undefined && finish !== undefined && options.method === "POST" && options.body !== undefined
+    );
   }
 
   #pushCompact(prefix: Uint8Array, finish: ExchangeFinish<unknown>, callback: InferCallback<unknown, unknown> | undefined, body: RequestBody, second: unknown): void {
@@ -205,8 +192,10 @@ export class FastPool implements ConnectionOwner {
       }
       const run = this.#headRun!;
       const second = q[i + 1];
-      const resolve = run.callback === undefined ? (second as (r: unknown) => void) : callbackResolve(run.callback, second);
-      const ex = Exchange.compact(run.prefix, first as RequestBody, run.finish, resolve, this);
+      const ex =
+        run.callback === undefined
+          ? Exchange.compact(run.prefix, first as RequestBody, run.finish, second as (r: unknown) => void, this)
+          : CallbackExchange.compactCallback(run.prefix, first as RequestBody, run.finish, run.callback, second, this);
       q[i] = q[i + 1] = undefined;
       this.#waiting--;
       return ex;
