@@ -11,7 +11,9 @@
 // them: the difference is then exactly what the client itself keeps per call (like with like for both
 // protocols). bench/README.md, inflight-memory.mjs, argues the change. A third way, "callback" (session 5),
 // is "keep" through client.inferCallback (no promise per call) instead of client.infer.
-//   node --expose-gc bench/inflight-memory.mjs [--requests 10000] [--elements 256] [--protocol http,grpc] [--inputs drop,keep,callback]
+// --timeout-ms N (session 6) gives every measured call that timeoutMs (a deadline that does not pass while the
+// peer holds them), so what a call with a deadline costs is measured too; without it, calls have none, as before.
+//   node --expose-gc bench/inflight-memory.mjs [--requests 10000] [--elements 256] [--protocol http,grpc] [--inputs drop,keep,callback] [--timeout-ms N]
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
@@ -31,6 +33,7 @@ const { values: opt } = parseArgs({
     connections: { type: "string", default: "64" },
     protocol: { type: "string", default: "http,grpc" },
     inputs: { type: "string", default: "drop,keep,callback" },
+    "timeout-ms": { type: "string" },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -43,6 +46,10 @@ const N = Number(opt.requests);
 const elements = Number(opt.elements);
 const connections = Number(opt.connections);
 const round = (x, d = 1) => Number(x.toFixed(d));
+const timeoutMs = opt["timeout-ms"] === undefined ? undefined : Number(opt["timeout-ms"]);
+if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new Error(`--timeout-ms: a positive number of milliseconds, got ${opt["timeout-ms"]}`);
+// The measured calls' options (one object shared by all of them, as a load generator's calls share theirs).
+const callOptions = timeoutMs === undefined ? undefined : { timeoutMs };
 
 function startPeer(announceAt) {
   const child = spawn(process.execPath, [join(benchDir, "peers/holding-server.mjs"), String(announceAt)], { stdio: ["pipe", "pipe", "inherit"] });
@@ -112,8 +119,8 @@ async function inFlight(protocol, keepInputs, viaCallback) {
       for (let i = 0; i < N; i++) {
         const t = makeTensor(i);
         if (inputs !== undefined) inputs[i] = t;
-        if (viaCallback) client2.inferCallback("held", [t], onAnswer, undefined, i);
-        else calls[i] = client2.infer("held", [t]);
+        if (viaCallback) client2.inferCallback("held", [t], onAnswer, callOptions, i);
+        else calls[i] = client2.infer("held", [t], callOptions);
       }
       const held = await peer2.next();
       const startedMs = performance.now() - t0;
@@ -155,7 +162,7 @@ for (const protocol of opt.protocol.split(",")) {
     else if (mode === "keep") results[protocol] = { ...results[protocol], callerKeepsInputs: { ...r, ...p } };
     else results[protocol] = { ...results[protocol], inferCallbackCallerKeepsInputs: { ...r, ...p } };
     console.log(
-      `${protocol}, ${mode === "callback" ? "inferCallback, caller keeps" : `caller ${mode === "keep" ? "keeps" : "drops"}`} its inputs: ${N} in flight (${r.heldAtPeer} at the peer): beyond their tensors ` +
+      `${protocol}${timeoutMs === undefined ? "" : ` (timeoutMs ${timeoutMs})`}, ${mode === "callback" ? "inferCallback, caller keeps" : `caller ${mode === "keep" ? "keeps" : "drops"}`} its inputs: ${N} in flight (${r.heldAtPeer} at the peer): beyond their tensors ` +
         `${p.perRequestHeapBytes} B heap + ${p.perRequestExternalBytes} B external = ${p.perRequestBytes} B a request (tensor data ${elements * 4} B)`,
     );
   }
@@ -164,7 +171,7 @@ const result = {
   benchmark: "inflight-memory",
   date: new Date().toISOString(),
   machine: machine(),
-  load: { requests: N, tensor: `FP32 [${elements}]`, httpConnections: connections, inputs: modes, peer: "bench/peers/holding-server.mjs (holds every request until released)" },
+  load: { requests: N, tensor: `FP32 [${elements}]`, httpConnections: connections, inputs: modes, timeoutMs, peer: "bench/peers/holding-server.mjs (holds every request until released)" },
   tensorsAlone: { heapBytesEach: round(tensors.heap / N), externalBytesEach: round(tensors.external / N) },
   results,
 };
