@@ -149,6 +149,8 @@ export const DEFAULT_MEASUREMENT: Required<MeasurementOptions> = {
 /** Open loop: longest extension of the warm-up while the schedule is behind, and the step between checks. */
 export const CATCH_UP_LIMIT_MS = 5000;
 const CATCH_UP_STEP_MS = 100;
+/** Catch-up steps in a row that must keep the schedule before measuring starts. */
+const CATCH_UP_CALM_STEPS = 2;
 
 /**
  * An open-loop window that ended behind: sends more than 1 ms behind the schedule, or sends and completions
@@ -322,9 +324,13 @@ export async function runLevel(options: LevelOptions): Promise<LevelResult> {
       // An open loop that fell behind in the warm-up (connection set-up, JIT, a stall) would drain that
       // backlog inside the first measured window and count it there: rates above the target. Warm up on,
       // in short steps, until the schedule is kept and the responses are no longer draining a backlog,
-      // for at most CATCH_UP_LIMIT_MS.
+      // for at most CATCH_UP_LIMIT_MS. Once behind, CATCH_UP_CALM_STEPS steps in a row must be on schedule:
+      // in one step of a loaded machine the answers of a backlog can match the sends by chance.
       const catchUpStart = performance.now();
-      while (load.mode !== "concurrency" && isBehind(warm) && performance.now() - catchUpStart < CATCH_UP_LIMIT_MS) {
+      let calmSteps = 0;
+      for (let behind = isBehind(warm); load.mode !== "concurrency" && performance.now() - catchUpStart < CATCH_UP_LIMIT_MS; behind = isBehind(warm)) {
+        if (behind) calmSteps = 0;
+        else if (rotations === 1 || ++calmSteps >= CATCH_UP_CALM_STEPS) break;
         keepMessages(warm);
         warm.destroy();
         await sleep(CATCH_UP_STEP_MS, undefined, signal ? { signal } : {});
