@@ -3,11 +3,12 @@
 //      showing the latency / throughput trade;
 //  (b) 2 CPU instances vs 1 without batching (target >= 1.7x on a 2-core machine).
 // Every variant is the shipped dense_mlp config with another instance_group / dynamic_batching, served by
-// one server process; @iaas/client (HTTP, binary tensors) runs a closed loop of `concurrency` callers.
+// one server process; @iaas/client (HTTP with binary tensors, or gRPC: --protocol) runs a closed loop of
+// `concurrency` callers.
 // Variants alternate over `rounds` (every other round in reverse order) so drift on a shared machine hits all
 // of them alike; the table keeps each variant's best round, the ratios are medians of per-round ratios.
 //   node bench/scheduling.mjs [--duration 4] [--concurrency 32] [--rounds 2] [--delays 0,200,1000,4000]
-//                             [--rows 1] [--instance-rows 64] [--instances-only]
+//                             [--rows 1] [--instance-rows 64] [--instances-only] [--protocol http|grpc]
 // --rows N: rows (FP32 [N,256]) per request of every variant. --instance-rows M: the 1- and 2-instance
 // variants run again with M rows per request, and their ratio is the headline instance ratio: a second
 // instance can only show its core when compute, not the per-request client and front-end CPU, dominates
@@ -29,6 +30,8 @@ const { values: args } = parseArgs({
     rows: { type: "string", default: "1" },
     "instance-rows": { type: "string", default: "64" },
     "instances-only": { type: "boolean", default: false },
+    // The callers' protocol: "http" (binary tensors, as perf_analyzer's default) or "grpc" (raw contents).
+    protocol: { type: "string", default: "http" },
     // Node/V8 flags for the server process, e.g. --server-node-arg=--max-semi-space-size=4 (repeatable).
     "server-node-arg": { type: "string", multiple: true, default: [] },
   },
@@ -48,6 +51,8 @@ const rowsOption = (name) => {
 const rows = rowsOption("rows");
 const instanceRows = rowsOption("instance-rows");
 const instancesOnly = args["instances-only"];
+const protocol = args.protocol;
+if (protocol !== "http" && protocol !== "grpc") throw new RangeError(`--protocol must be "http" or "grpc", got ${protocol}`);
 
 const shipped = join(benchDir, "..", "packages", "server-native", "models", "dense_mlp");
 const baseConfig = readFileSync(join(shipped, "config.pbtxt"), "utf8");
@@ -192,7 +197,8 @@ const load = [];
 /** Per round: every variant's requests/s, for ratios within one round (machine drift cancels better). */
 const perRound = [];
 try {
-  const client = createClient({ url: server.info.httpUrl, protocol: "http", connections: concurrency });
+  const client =
+    protocol === "http" ? createClient({ url: server.info.httpUrl, protocol: "http", connections: concurrency }) : createClient({ url: server.info.grpcUrl, protocol: "grpc" });
   for (const v of variants) await run(client, v.model, v.rows, 0.5); // warm-up: JIT, connections, caches
   for (let r = 0; r < rounds; r++) {
     const thisRound = {};
@@ -266,7 +272,7 @@ const result = {
   benchmark: "scheduling",
   date: new Date().toISOString(),
   machine: { ...machine(), loadAverage1mDuringRuns: { min: round(Math.min(...load)), max: round(Math.max(...load)) } },
-  settings: { model: `dense_mlp 256-1024-1024-16, FP32 [${rows},256] per request`, protocol: "HTTP binary", concurrency, seconds, rounds, rows, instanceRows, instancesOnly, delaysUs: instancesOnly ? [] : delays, preferred, serverNodeArgs: args["server-node-arg"], hostPolicies: pinnable ? ["core0,cpu-cores=0", "core1,cpu-cores=1"] : [] },
+  settings: { model: `dense_mlp 256-1024-1024-16, FP32 [${rows},256] per request`, protocol: protocol === "http" ? "HTTP binary" : "gRPC raw contents", concurrency, seconds, rounds, rows, instanceRows, instancesOnly, delaysUs: instancesOnly ? [] : delays, preferred, serverNodeArgs: args["server-node-arg"], hostPolicies: pinnable ? ["core0,cpu-cores=0", "core1,cpu-cores=1"] : [] },
   rows: table,
   // Headline: median over rounds of the ratio within each round; bestOfRounds divides best rates, which
   // favours whichever variant happened to run in a quiet moment.
@@ -309,6 +315,9 @@ const result = {
   },
   perRoundRps: perRound.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, round(v, 1)]))),
 };
-const out = writeResult(rows === 1 && !instancesOnly ? "scheduling" : `scheduling-rows${rows}-${instanceRows}${instancesOnly ? "-instances" : ""}`, result);
+const out = writeResult(
+  (rows === 1 && !instancesOnly ? "scheduling" : `scheduling-rows${rows}-${instanceRows}${instancesOnly ? "-instances" : ""}`) + (protocol === "grpc" ? "-grpc" : ""),
+  result,
+);
 console.log(JSON.stringify(result.ratios));
 console.error(`wrote ${out}`);
