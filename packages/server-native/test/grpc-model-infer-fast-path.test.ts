@@ -13,6 +13,7 @@ import { startGrpcFrontend } from "../src/frontends/grpc/grpc-server.ts";
 import { encodeGrpcMessage, grpcTimeoutMs } from "../src/frontends/grpc/grpc-call-headers.ts";
 import { GrpcCallError } from "../src/frontends/grpc/grpc-call-error.ts";
 import { UnaryMessageReader } from "../src/frontends/grpc/unary-message-reader.ts";
+import { BodyPool, MIN_POOLED_BODY_BYTES } from "../src/frontends/request-buffers/body-pool.ts";
 import { frameInferResponse } from "../src/frontends/grpc/infer-wire.ts";
 import { countArrivals, denseMlpRepository, grpcClient, identityConfig, tempRepository, type GrpcTestClient } from "./helpers.ts";
 import { answerMessage, decodeInferResponse, encodeInferRequest, grpcFrame, rawCall, rawSession } from "./grpc-raw-call.ts";
@@ -85,6 +86,65 @@ test("framing helpers: every split of a frame gives the same message; limits, fl
   assert.equal(framed.readUInt32BE(1), framed.length - 5);
   const withParams = frameInferResponse({ ...response, parameters: { a: { bool_param: true } } }, serialize);
   assert.equal(withParams.subarray(5).toString(), JSON.stringify({ ...response, parameters: { a: { bool_param: true } } }), "messages the fast encoder does not take go through the fallback");
+});
+
+test("pooled messages: a 64 KiB message is read into a buffer of the pool and every chunk is freed once copied", () => {
+  const big = Buffer.from(Float32Array.from({ length: 16384 }, (_, i) => i).buffer);
+  const frame = grpcFrame(encodeInferRequest({ ...request, inputs: [{ name: "INPUT0", datatype: "FP32", shape: ["16384"] }], raw_input_contents: [big] }));
+  for (const cuts of [[], [3], [frame.length >> 1], [5, 40_000]]) {
+    const bounds = [0, ...cuts, frame.length];
+    // Each chunk its own ArrayBuffer, as node:http2 delivers DATA.
+    const chunks = bounds.slice(1).map((end, i) => {
+      const c = Buffer.allocUnsafeSlow(end - bounds[i]!);
+      frame.copy(c, 0, bounds[i], end);
+      return c;
+    });
+    const pool = new BodyPool();
+    const reader = new UnaryMessageReader(1 << 24, pool);
+    for (const c of chunks) reader.push(c);
+    assert.ok(reader.pooled);
+    const message = reader.finish();
+    assert.ok(Buffer.compare(message, frame.subarray(5)) === 0, `cuts ${cuts}: the message as sent`);
+    for (const c of chunks) assert.equal(c.buffer.byteLength, 0, `cuts ${cuts}: a copied chunk is detached`);
+    pool.give(message);
+    assert.ok(pool.freeByteCount >= message.length, "the message came from the pool and went back to it");
+  }
+  // Below the pool's range a whole message stays a view of its chunk (no copy), and the chunk is kept.
+  const small = Buffer.allocUnsafeSlow(requestFrame.length);
+  requestFrame.copy(small);
+  const reader = new UnaryMessageReader(1 << 20, new BodyPool());
+  reader.push(small);
+  assert.ok(requestFrame.length < MIN_POOLED_BODY_BYTES && !reader.pooled);
+  assert.equal(reader.finish().buffer, small.buffer);
+  assert.equal(small.buffer.byteLength, small.length);
+});
+
+describe("pooled request messages on a running server", () => {
+  const repo = tempRepository({ identity_fp32: identityConfig("identity_fp32", "TYPE_FP32") });
+  let srv: RunningServer;
+  let client: GrpcTestClient;
+  before(async () => {
+    srv = await startServer({ modelRepository: repo.dir, httpPort: 0, grpcPort: 0, metrics: false });
+    client = grpcClient(srv.grpcUrl);
+  });
+  after(async () => {
+    client.close();
+    await srv.close();
+    repo.remove();
+  });
+
+  test("64 KiB calls, 8 at a time, each answered with its own bytes while the buffers are reused", async () => {
+    const call = (k: number) => {
+      const input = Buffer.from(Float32Array.from({ length: 16384 }, (_, i) => k * 100_000 + i).buffer);
+      return taken(() => client.call("ModelInfer", { ...request, inputs: [{ name: "INPUT0", datatype: "FP32", shape: ["16384"] }], raw_input_contents: [input] })).then(
+        ({ value, calls }) => {
+          assert.equal(calls >= 1, true);
+          assert.ok(Buffer.compare(value.raw_output_contents[0], input) === 0, `call ${k}: its own bytes back`);
+        },
+      );
+    };
+    for (let round = 0; round < 5; round++) await Promise.all(Array.from({ length: 8 }, (_, j) => call(round * 8 + j)));
+  });
 });
 
 describe("a plain server", () => {

@@ -4,7 +4,7 @@
 // overwritten by a later request while an earlier one still waits for its instance).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BodyPool, MAX_POOL_FREE_BYTES, MAX_POOLED_BODY_BYTES, MIN_POOLED_BODY_BYTES } from "../src/frontends/http/body-pool.ts";
+import { BodyPool, MAX_POOL_FREE_BYTES, MAX_POOLED_BODY_BYTES, MIN_POOLED_BODY_BYTES } from "../src/frontends/request-buffers/body-pool.ts";
 import { binaryBody, http, identityConfig, serveForSuite, splitBinaryResponse } from "./helpers.ts";
 
 test("BodyPool: exact-size views of power-of-two slabs, reused after give, small and huge bodies not pooled", () => {

@@ -16,6 +16,7 @@ import type { LogFn } from "../../core/log-settings.ts";
 import type { Authenticator, AuthVerdict } from "../../security/auth.ts";
 import { GrpcCallError } from "./grpc-call-error.ts";
 import { MAX_TIMER_MS, encodeGrpcMessage, grpcTimeoutMs } from "./grpc-call-headers.ts";
+import { BodyPool } from "../request-buffers/body-pool.ts";
 import { UnaryMessageReader } from "./unary-message-reader.ts";
 
 export const MODEL_INFER_PATH = "/inference.GRPCInferenceService/ModelInfer";
@@ -97,6 +98,8 @@ const ignore = (): void => {};
 
 class Shared {
   readonly options: ModelInferFastPathOptions;
+  /** Request messages of 16 KiB-4 MiB are read into reused buffers (unary-message-reader.ts says why). */
+  readonly messages = new BodyPool();
   running = 0;
   private waiters: (() => void)[] = [];
   constructor(options: ModelInferFastPathOptions) {
@@ -134,7 +137,7 @@ class Call implements FastInferCall {
     this.stream = stream;
     this.headers = headers;
     this.receivedAt = process.hrtime.bigint();
-    this.reader = new UnaryMessageReader(shared.options.maxReceiveBytes);
+    this.reader = new UnaryMessageReader(shared.options.maxReceiveBytes, shared.messages);
   }
 
   /** Both the message and the admission are there: run the inference. */
@@ -205,6 +208,9 @@ class Call implements FastInferCall {
   private settleInference(): void {
     if (!this.running) return;
     this.running = false;
+    // The inference is over and the answer was encoded from output buffers: nothing reads the message now.
+    // (give() ignores a message that is not the pool's.)
+    if (this.message !== undefined) this.shared.messages.give(this.message);
     this.message = undefined;
     this.shared.settled();
   }

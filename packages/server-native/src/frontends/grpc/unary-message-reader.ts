@@ -1,15 +1,20 @@
 // The one length-prefixed message of a unary gRPC call, assembled from the request's DATA chunks as
-// node:http2 hands them over. A message that arrives in one chunk is returned as a view of that chunk
-// (no copy; node:http2 gives every socket read its own memory); one split across chunks is copied once
-// into a buffer of its announced size. Mirrors grpc-js's StreamDecoder limits and messages, so callers
-// see the same errors on either path.
+// node:http2 hands them over. A message of the pool's range (16 KiB-4 MiB) is copied into a pooled buffer
+// and each chunk it came in is freed at once (release-chunk.ts): a view of the chunk would keep the chunk's
+// own ArrayBuffer alive for the whole request, and those buffers, promoted by the scavenges that meet them,
+// drove V8 into back-to-back collections (bench/README.md, session 6: 210 us of V8 worker-thread CPU per
+// 64 KiB request). Smaller messages: a view of the chunk when whole, else one copy into a fresh buffer.
+// Mirrors grpc-js's StreamDecoder limits and messages, so callers see the same errors on either path.
 import { status } from "@grpc/grpc-js";
+import { MAX_POOLED_BODY_BYTES, MIN_POOLED_BODY_BYTES, type BodyPool } from "../request-buffers/body-pool.ts";
+import { releaseChunk } from "../request-buffers/release-chunk.ts";
 import { GrpcCallError } from "./grpc-call-error.ts";
 
 const PREFIX_BYTES = 5;
 
 export class UnaryMessageReader {
   private readonly maxBytes: number;
+  private readonly pool: BodyPool | undefined;
   /** Prefix bytes seen so far (0-5); 5 once the length is known. */
   private prefixSeen = 0;
   /** Only for a prefix split across chunks (rare): allocated then. */
@@ -19,8 +24,14 @@ export class UnaryMessageReader {
   private message: Buffer | undefined;
   private filled = 0;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, pool?: BodyPool) {
     this.maxBytes = maxBytes;
+    this.pool = pool;
+  }
+
+  /** The message is read into a buffer of the pool (give it back with the pool's give() once done). */
+  get pooled(): boolean {
+    return this.pool !== undefined && this.length >= MIN_POOLED_BODY_BYTES && this.length <= MAX_POOLED_BODY_BYTES;
   }
 
   /** Takes the next DATA chunk; throws GrpcCallError for a size above the limit or a second message. */
@@ -32,8 +43,8 @@ export class UnaryMessageReader {
       if (this.prefixSeen === 0 && chunk.length >= PREFIX_BYTES) {
         this.readPrefix(chunk[0]!, chunk.readUInt32BE(1));
         at = PREFIX_BYTES;
-        // The common case: the whole message in this chunk.
-        if (chunk.length - at === this.length) {
+        // The common case for small messages: the whole message in this chunk.
+        if (chunk.length - at === this.length && !this.pooled) {
           this.message = chunk.subarray(at);
           this.filled = this.length;
           return;
@@ -44,16 +55,24 @@ export class UnaryMessageReader {
         chunk.copy(prefix, this.prefixSeen, 0, take);
         this.prefixSeen += take;
         at = take;
-        if (this.prefixSeen < PREFIX_BYTES) return;
+        if (this.prefixSeen < PREFIX_BYTES) {
+          releaseChunk(chunk);
+          return;
+        }
         this.readPrefix(prefix[0]!, prefix.readUInt32BE(1));
       }
     }
-    if (at === chunk.length) return;
-    if (this.message === undefined) this.message = Buffer.allocUnsafe(this.length);
+    if (at === chunk.length) {
+      // Prefix bytes only: read or copied, nothing keeps the chunk.
+      releaseChunk(chunk);
+      return;
+    }
+    if (this.message === undefined) this.message = this.pooled ? this.pool!.take(this.length) : Buffer.allocUnsafe(this.length);
     const take = Math.min(this.length - this.filled, chunk.length - at);
     chunk.copy(this.message, this.filled, at, at + take);
     this.filled += take;
     if (at + take < chunk.length) throw secondMessage();
+    releaseChunk(chunk);
   }
 
   /** At the end of the request stream: the message, or a GrpcCallError when there is none or it is cut short. */

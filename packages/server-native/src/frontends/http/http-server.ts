@@ -13,7 +13,7 @@ import { httpsServerOptions, type ResolvedTls } from "../../security/tls.ts";
 import { withHttpAuth } from "./auth-gate.ts";
 import { checkBinaryRequest, jsonOutputsOnly } from "./binary-gate.ts";
 import { BodyTooLargeError, readBody } from "./body.ts";
-import { BodyPool } from "./body-pool.ts";
+import { BodyPool } from "../request-buffers/body-pool.ts";
 import { extensionOfPath, extensionRoute } from "./extension-routes.ts";
 import { sendBody } from "./response-encoding.ts";
 import { createSendBatch } from "./batched-sends.ts";

@@ -1,5 +1,6 @@
 // Reusable buffers for infer request bodies of MIN_POOLED_BODY_BYTES..MAX_POOLED_BODY_BYTES: the chunks
-// node:http delivers (one, or several for bodies over about 64 KiB) are copied into a pooled buffer.
+// node:http delivers (one, or several for bodies over about 64 KiB), and the DATA chunks of a unary gRPC
+// ModelInfer message (grpc/unary-message-reader.ts), are copied into a pooled buffer.
 //
 // Why: a fresh ArrayBuffer per body lives as long as its request (queue wait plus execution), so the bodies
 // in flight at each scavenge are promoted to the old generation, and on a busy server V8 then ran full
@@ -8,9 +9,10 @@
 // CPU: at 380 requests/s of FP32 [64,256] main thread plus V8 workers cost 371 us per request against
 // 138 us with pooled bodies (bench/README.md, scheduling section).
 //
-// A pooled body must be given back only once nothing reads it any more: the HTTP infer route gives it back
-// after the inference settled (native executions have finished with their input views by then) and the
-// answer no longer needs it (answers are written from output buffers, never from the request body).
+// A pooled body must be given back only once nothing reads it any more: the HTTP infer route and the gRPC
+// ModelInfer fast path give it back after the inference settled (native executions have finished with
+// their input views by then) and the answer no longer needs it (answers are written from output buffers,
+// never from the request body).
 
 /** Bodies smaller than this are joined with Buffer.concat as before (cheap, and often from Node's pool). */
 export const MIN_POOLED_BODY_BYTES = 16 * 1024;
