@@ -1,13 +1,12 @@
 // The one length-prefixed message of a unary gRPC call, assembled from the request's DATA chunks as
-// node:http2 hands them over. A message of the pool's range (16 KiB-4 MiB) is copied into a pooled buffer
-// and each chunk it came in is freed at once (release-chunk.ts): a view of the chunk would keep the chunk's
-// own ArrayBuffer alive for the whole request, and those buffers, promoted by the scavenges that meet them,
-// drove V8 into back-to-back collections (bench/README.md, session 6: 210 us of V8 worker-thread CPU per
-// 64 KiB request). Smaller messages: a view of the chunk when whole, else one copy into a fresh buffer.
+// node:http2 hands them over. node:http2's chunks are slices of its socket-read buffers (64 KiB each, shared
+// by the frames of one read). A message of the pool's range (16 KiB-4 MiB) is copied into a pooled buffer,
+// so the request holds no chunk: a view kept for the whole request (queue wait plus execution) kept its read
+// buffer alive past scavenges, and those promoted buffers kept V8's worker threads marking (bench/README.md,
+// session 6). Smaller messages: a view of the chunk when whole, else one copy into a fresh buffer.
 // Mirrors grpc-js's StreamDecoder limits and messages, so callers see the same errors on either path.
 import { status } from "@grpc/grpc-js";
 import { MAX_POOLED_BODY_BYTES, MIN_POOLED_BODY_BYTES, type BodyPool } from "../request-buffers/body-pool.ts";
-import { releaseChunk } from "../request-buffers/release-chunk.ts";
 import { GrpcCallError } from "./grpc-call-error.ts";
 
 const PREFIX_BYTES = 5;
@@ -55,24 +54,16 @@ export class UnaryMessageReader {
         chunk.copy(prefix, this.prefixSeen, 0, take);
         this.prefixSeen += take;
         at = take;
-        if (this.prefixSeen < PREFIX_BYTES) {
-          releaseChunk(chunk);
-          return;
-        }
+        if (this.prefixSeen < PREFIX_BYTES) return;
         this.readPrefix(prefix[0]!, prefix.readUInt32BE(1));
       }
     }
-    if (at === chunk.length) {
-      // Prefix bytes only: read or copied, nothing keeps the chunk.
-      releaseChunk(chunk);
-      return;
-    }
+    if (at === chunk.length) return;
     if (this.message === undefined) this.message = this.pooled ? this.pool!.take(this.length) : Buffer.allocUnsafe(this.length);
     const take = Math.min(this.length - this.filled, chunk.length - at);
     chunk.copy(this.message, this.filled, at, at + take);
     this.filled += take;
     if (at + take < chunk.length) throw secondMessage();
-    releaseChunk(chunk);
   }
 
   /** At the end of the request stream: the message, or a GrpcCallError when there is none or it is cut short. */

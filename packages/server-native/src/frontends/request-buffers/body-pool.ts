@@ -1,6 +1,7 @@
 // Reusable buffers for infer request bodies of MIN_POOLED_BODY_BYTES..MAX_POOLED_BODY_BYTES: the chunks
 // node:http delivers (one, or several for bodies over about 64 KiB), and the DATA chunks of a unary gRPC
-// ModelInfer message (grpc/unary-message-reader.ts), are copied into a pooled buffer.
+// ModelInfer message (grpc/unary-message-reader.ts: slices of node:http2's read buffers), are copied into a
+// pooled buffer.
 //
 // Why: a fresh ArrayBuffer per body lives as long as its request (queue wait plus execution), so the bodies
 // in flight at each scavenge are promoted to the old generation, and on a busy server V8 then ran full

@@ -1,10 +1,10 @@
-// Detaching request chunks that were copied elsewhere, so their memory goes at once (HTTP bodies, gRPC
-// request messages).
+// Detaching HTTP body chunks that were copied elsewhere, so their memory goes at once. (node:http2's DATA
+// chunks are slices of shared read buffers: never whole, so never detached; see grpc/unary-message-reader.ts.)
 
 /**
- * Frees a request chunk's memory now instead of at the next garbage collection: node:http and node:http2
- * give every body chunk / DATA chunk an ArrayBuffer of its own (up to 64 KiB per read), and once copied into
- * a pooled buffer nothing reads it. Left to V8, these buffers pile up as external memory between scavenges and push V8
+ * Frees a body chunk's memory now instead of at the next garbage collection: node:http copies every body
+ * chunk into an ArrayBuffer of its own (about 64 KiB per read), and once copied into the pooled body
+ * nothing reads it. Left to V8, these buffers pile up as external memory between scavenges and push V8
  * into extra collections (bench/README.md, scheduling section). Detaching (transfer(0)) drops the backing
  * store at once. The parser's copies are whole ArrayBuffers of their own; a chunk that is only part of an
  * ArrayBuffer (a slice of Node's shared Buffer pool, or of anything else) is left alone.
