@@ -64,6 +64,25 @@ function isoLine(level: LogLevel, message: string, now: Date): string {
   return `${now.toISOString().slice(0, 19)}Z ${letter(level)} ${process.pid} iaas] ${message}`;
 }
 
+/** performance.now() + this = wall-clock ms (re-anchored by wallClockMs). */
+let monotonicToWall = performance.timeOrigin;
+
+/**
+ * Wall-clock time in ms with sub-millisecond precision, so the microseconds belong to the printed second.
+ * The monotonic clock (performance.now) drifts from the wall clock (NTP slews it, the host may be
+ * suspended): whenever the two disagree on the millisecond, the offset is set again from Date.now().
+ */
+function wallClockMs(): number {
+  const mono = performance.now();
+  const wall = Date.now();
+  let t = monotonicToWall + mono;
+  if (t < wall || t >= wall + 1) {
+    monotonicToWall = wall + 0.5 - mono;
+    t = wall + 0.5;
+  }
+  return t;
+}
+
 export class ServerLogger {
   private readonly sink: (line: string) => void;
   private readonly allowFile: boolean;
@@ -100,8 +119,7 @@ export class ServerLogger {
     const s = this.current;
     if (level === "info" ? !s.log_info : level === "warning" ? !s.log_warning : level === "error" ? !s.log_error : s.log_verbose_level < level)
       return;
-    // Wall-clock time with sub-millisecond precision, so the microseconds belong to the printed second.
-    const epochMs = performance.timeOrigin + performance.now();
+    const epochMs = wallClockMs();
     const now = new Date(epochMs);
     const line = s.log_format === "ISO8601" ? isoLine(level, message, now) : defaultLine(level, message, now, Math.floor((epochMs % 1000) * 1000));
     if (this.fd === undefined) {
