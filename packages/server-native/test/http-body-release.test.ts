@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { IncomingMessage } from "node:http";
 import { test } from "node:test";
-import { releaseChunk } from "../src/frontends/request-buffers/release-chunk.ts";
+import { releaseChunk } from "../src/frontends/http/body.ts";
 import { binaryBody, http, identityConfig, serveForSuite, splitBinaryResponse } from "./helpers.ts";
 
 /** ArrayBuffer.prototype.detached (ES2024; the project's TypeScript lib predates it). */
