@@ -26,6 +26,9 @@ export async function httpRequestPeer(answer: (request: SeenRequest, socket: net
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    // A client that gave up on a request (a deadline) closes its connection; an answer held for it then
+    // meets a closed socket, which is no failure of the peer.
+    socket.on("error", () => {});
     let buf = Buffer.alloc(0);
     socket.on("data", (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);

@@ -149,10 +149,17 @@ export class Exchange implements AbortTarget, DeadlineTarget {
 
   /**
    * The Exchange of a request held compactly until now (pool.ts): a POST with its head and JSON header
-   * as `prefix` bytes, no signal, and its promise made already (`resolve`).
+   * as `prefix` bytes, no signal, its promise made already (`resolve`), and what is left of its deadline if it has one.
    */
-  static compact(prefix: Uint8Array, body: RequestBody, finish: ExchangeFinish<unknown>, resolve: (r: unknown) => void, owner: { onSettled(ex: Exchange): void }): Exchange {
-    const ex = new Exchange({ method: "POST", path: "", headers: null, body, signal: null, prefix }, finish, owner);
+  static compact(
+    prefix: Uint8Array,
+    body: RequestBody,
+    finish: ExchangeFinish<unknown>,
+    resolve: (r: unknown) => void,
+    owner: { onSettled(ex: Exchange): void },
+    timeoutMs: number | undefined,
+  ): Exchange {
+    const ex = new Exchange({ method: "POST", path: "", headers: null, body, signal: null, prefix, timeoutMs }, finish, owner);
     ex.resolve = resolve;
     return ex;
   }
@@ -296,8 +303,9 @@ export class CallbackExchange extends Exchange {
     callback: InferCallback<unknown, unknown>,
     context: unknown,
     owner: { onSettled(ex: Exchange): void },
+    timeoutMs: number | undefined,
   ): CallbackExchange {
-    return new CallbackExchange({ method: "POST", path: "", headers: null, body, signal: null, prefix }, finish, owner, callback, context);
+    return new CallbackExchange({ method: "POST", path: "", headers: null, body, signal: null, prefix, timeoutMs }, finish, owner, callback, context);
   }
 }
 

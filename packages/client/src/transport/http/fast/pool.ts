@@ -6,6 +6,8 @@ import { FastConnection, type ConnectionOwner, type ConnectionSettings } from ".
 import { clientClosed } from "./errors.ts";
 import { CallbackExchange, Exchange, checkRequest, resolvablePromise, takenResolveFunction, type ExchangeFinish, type FastRequest, type RequestBody } from "./exchange.ts";
 import { watchAbort } from "../../abort-watch.ts";
+import { DEADLINE_PASSED } from "../../call-scope.ts";
+import { deadlines, type DeadlineTarget } from "../../deadline-queue.ts";
 import { callBackLater, type InferCallback } from "../../infer-callback.ts";
 
 export interface FastPoolSettings extends ConnectionSettings {
@@ -15,31 +17,34 @@ export interface FastPoolSettings extends ConnectionSettings {
 const SWEEP_MS = 1000;
 
 /**
- * In the queue, before the compact requests that share it: their prefix and finish, and for requests made
- * with a callback (requestCallback) that callback. A run of requests to one model (the usual load) then
- * costs one of these, and each request two queue slots.
+ * In the queue, before the compact requests that share it: their prefix and finish, for requests made
+ * with a callback (requestCallback) that callback, and whether they have deadlines. A run of requests to one
+ * model (the usual load) then costs one of these, and each request two queue slots (and a due time if timed).
  */
 class QueueRun {
   readonly prefix: Uint8Array;
   readonly finish: ExchangeFinish<unknown>;
   readonly callback: InferCallback<unknown, unknown> | undefined;
-  constructor(prefix: Uint8Array, finish: ExchangeFinish<unknown>, callback: InferCallback<unknown, unknown> | undefined) {
+  /** Its requests have deadlines, kept in the pool's #dues. */
+  readonly timed: boolean;
+  constructor(prefix: Uint8Array, finish: ExchangeFinish<unknown>, callback: InferCallback<unknown, unknown> | undefined, timed: boolean) {
     this.prefix = prefix;
     this.finish = finish;
     this.callback = callback;
+    this.timed = timed;
   }
 }
 
-export class FastPool implements ConnectionOwner {
+export class FastPool implements ConnectionOwner, DeadlineTarget {
   readonly #settings: FastPoolSettings;
   readonly #all = new Set<FastConnection>();
   /** Ready connections without a request, most recently used last. */
   readonly #idle: FastConnection[] = [];
   /**
    * Requests waiting for a connection, two slots each: an Exchange and an empty slot; or a request held
-   * compactly (a POST with a `prefix`, a finish, no signal and no deadline: nothing can settle it while it waits) as
-   * its body and its promise's resolve function (with a callback: its context), made an Exchange only
-   * when a connection takes it; or a
+   * compactly (a POST with a `prefix`, a finish and no signal: only its deadline, if it has one, can settle it
+   * while it waits) as its body and its promise's resolve function (with a callback: its context), made an
+   * Exchange only when a connection takes it or its deadline passes; or a
    * QueueRun and an empty slot, giving the prefix and finish of the compact requests after it; or two
    * empty slots where an Exchange was that settled while it waited (aborted, timed out: the queue lets go
    * of it, and of its request, at once). #head: the first slot of the first entry not yet taken.
@@ -49,6 +54,20 @@ export class FastPool implements ConnectionOwner {
   /** The run of the last compact request pushed, and the one in effect at #head. */
   #tailRun: QueueRun | undefined = undefined;
   #headRun: QueueRun | undefined = undefined;
+  /**
+   * Deadlines of compact requests in timed runs (performance.now() time), at index i / 2 for the request at
+   * queue index i (unboxed doubles: 8 B a timed request, instead of an Exchange in the deadline queue).
+   * Compact timed requests are queued in order of their deadlines (one that would come earlier than the last
+   * becomes an Exchange), so the first one left is the next to pass: the pool itself is in the deadline queue,
+   * once, for that one (deadlineSlot) while any wait (#timedWaiting).
+   */
+  #dues: number[] = [];
+  #lastDue = -Infinity;
+  #timedWaiting = 0;
+  /** Where the first compact timed request still queued may be (>= #head when used), and the run in effect there. */
+  #timedFrom = 0;
+  #timedFromRun: QueueRun | undefined = undefined;
+  deadlineSlot = 0;
   #connecting = 0;
   /** Live (unsettled) requests in the queue. */
   #waiting = 0;
@@ -73,11 +92,14 @@ export class FastPool implements ConnectionOwner {
     if (refused !== undefined) return Promise.reject(finish === undefined ? refused : finish.failed(refused));
     this.#inFlight++;
     const conn = this.#takeIdle();
-    if (conn === undefined && this.#compactable(options, finish)) {
-      // Queued compactly: its body and resolve function after the run of its prefix and finish (see #queue).
-      const promise = resolvablePromise();
-      this.#pushCompact(options.prefix!, finish!, undefined, options.body, takenResolveFunction());
-      return promise;
+    if (conn === undefined) {
+      const due = this.#compactDue(options, finish);
+      if (due !== undefined) {
+        // Queued compactly: its body and resolve function after the run of its prefix and finish (see #queue).
+        const promise = resolvablePromise();
+        this.#pushCompact(options.prefix!, finish!, undefined, options.body, takenResolveFunction(), due, options.timeoutMs);
+        return promise;
+      }
     }
     const ex = new Exchange(options, finish, this);
     const promise = ex.start();
@@ -96,9 +118,12 @@ export class FastPool implements ConnectionOwner {
     const back = callback as InferCallback<unknown, unknown>;
     this.#inFlight++;
     const conn = this.#takeIdle();
-    if (conn === undefined && this.#compactable(options, finish)) {
-      this.#pushCompact(options.prefix!, finish as ExchangeFinish<unknown>, back, options.body, context);
-      return;
+    if (conn === undefined) {
+      const due = this.#compactDue(options, finish);
+      if (due !== undefined) {
+        this.#pushCompact(options.prefix!, finish as ExchangeFinish<unknown>, back, options.body, context, due, options.timeoutMs);
+        return;
+      }
     }
     // A request made with a callback ends by it (CallbackExchange: no closure per request).
     const ex = new CallbackExchange(options, finish as ExchangeFinish<unknown>, this, back, context);
@@ -106,19 +131,92 @@ export class FastPool implements ConnectionOwner {
     this.#dispatch(ex, conn);
   }
 
-  #compactable(options: FastRequest, finish: ExchangeFinish<unknown> | undefined): boolean {
-    return (
-      options.prefix !== undefined && options.signal === null && options.timeoutMs === undefined && finish !== undefined && options.method === "POST" && options.body !== undefined
-    );
+  /**
+   * Whether a request that waits can be queued compactly: NaN if so without a deadline, its due time if so
+   * with one (not earlier than the last compact timed request's), undefined if it must be an Exchange.
+   */
+  #compactDue(options: FastRequest, finish: ExchangeFinish<unknown> | undefined): number | undefined {
+    if (options.prefix === undefined || options.signal !== null || finish === undefined || options.method !== "POST" || options.body === undefined) return undefined;
+    const timeoutMs = options.timeoutMs;
+    if (timeoutMs === undefined) return NaN;
+    const due = performance.now() + timeoutMs;
+    return due >= this.#lastDue ? due : undefined;
   }
 
-  #pushCompact(prefix: Uint8Array, finish: ExchangeFinish<unknown>, callback: InferCallback<unknown, unknown> | undefined, body: RequestBody, second: unknown): void {
+  #pushCompact(
+    prefix: Uint8Array,
+    finish: ExchangeFinish<unknown>,
+    callback: InferCallback<unknown, unknown> | undefined,
+    body: RequestBody,
+    second: unknown,
+    due: number,
+    timeoutMs: number | undefined,
+  ): void {
     this.#waiting++;
+    const timed = timeoutMs !== undefined;
     const run = this.#tailRun;
-    if (run === undefined || run.prefix !== prefix || run.finish !== finish || run.callback !== callback)
-      this.#queue.push((this.#tailRun = new QueueRun(prefix, finish, callback)), undefined);
-    this.#queue.push(body, second);
+    const q = this.#queue;
+    if (run === undefined || run.prefix !== prefix || run.finish !== finish || run.callback !== callback || run.timed !== timed)
+      q.push((this.#tailRun = new QueueRun(prefix, finish, callback, timed)), undefined);
+    if (timed) {
+      // Zeros for the entries before it without a due time: an array written past its end goes sparse.
+      const dues = this.#dues;
+      const at = q.length >> 1;
+      while (dues.length < at) dues.push(0);
+      dues[at] = due;
+      this.#lastDue = due;
+      this.#timedWaiting++;
+      if (this.deadlineSlot === 0) deadlines.add(this, timeoutMs);
+    }
+    q.push(body, second);
     this.#grow();
+  }
+
+  /**
+   * The deadline of the first compact timed request left passed (or one taken since: the pool's place in the
+   * deadline queue is not moved when a connection takes that request). Every queued one due by now fails as
+   * its Exchange would have, in queue order; the pool waits again for the next.
+   */
+  deadlinePassed(): void {
+    const q = this.#queue;
+    const dues = this.#dues;
+    let i = this.#timedFrom;
+    let run = this.#timedFromRun;
+    if (i < this.#head) {
+      i = this.#head;
+      run = this.#headRun;
+    }
+    const now = performance.now();
+    for (; this.#timedWaiting > 0 && i < q.length; i += 2) {
+      const first = q[i];
+      if (first instanceof QueueRun) {
+        run = first;
+        continue;
+      }
+      // Holes (taken or settled), Exchanges and untimed compact requests have no due time here.
+      if (first === undefined || first instanceof Exchange || !run!.timed) continue;
+      const due = dues[i >> 1]!;
+      if (due > now) {
+        this.#timedFrom = i;
+        this.#timedFromRun = run;
+        deadlines.add(this, due - now);
+        return;
+      }
+      const ex = this.#compactExchange(run!, first as RequestBody, q[i + 1], undefined);
+      q[i] = q[i + 1] = undefined;
+      this.#waiting--;
+      this.#timedWaiting--;
+      ex.fail(DEADLINE_PASSED);
+    }
+    this.#timedFrom = i;
+    this.#timedFromRun = run;
+  }
+
+  /** The Exchange of a compact request (its run, body and resolve function or context); `timeoutMs` from now. */
+  #compactExchange(run: QueueRun, body: RequestBody, second: unknown, timeoutMs: number | undefined): Exchange {
+    return run.callback === undefined
+      ? Exchange.compact(run.prefix, body, run.finish, second as (r: unknown) => void, this, timeoutMs)
+      : CallbackExchange.compactCallback(run.prefix, body, run.finish, run.callback, second, this, timeoutMs);
   }
 
   #dispatch(ex: Exchange, conn: FastConnection | undefined): void {
@@ -147,8 +245,12 @@ export class FastPool implements ConnectionOwner {
   #enqueue(ex: Exchange, front: boolean): void {
     ex.queued = true;
     this.#waiting++;
-    if (front) this.#queue.splice(this.#head, 0, ex, undefined);
-    else this.#queue.push(ex, undefined);
+    if (front) {
+      // Everything after the head moves by one entry, due times and the timed scan's start with it.
+      this.#queue.splice(this.#head, 0, ex, undefined);
+      if (this.#dues.length > this.#head >> 1) this.#dues.splice(this.#head >> 1, 0, 0);
+      if (this.#timedFrom >= this.#head) this.#timedFrom += 2;
+    } else this.#queue.push(ex, undefined);
   }
 
   /** Opens a connection when requests wait that the connections being opened will not take. */
@@ -192,13 +294,16 @@ export class FastPool implements ConnectionOwner {
       }
       const run = this.#headRun!;
       const second = q[i + 1];
-      const ex =
-        run.callback === undefined
-          ? Exchange.compact(run.prefix, first as RequestBody, run.finish, second as (r: unknown) => void, this)
-          : CallbackExchange.compactCallback(run.prefix, first as RequestBody, run.finish, run.callback, second, this);
       q[i] = q[i + 1] = undefined;
       this.#waiting--;
-      return ex;
+      if (!run.timed) return this.#compactExchange(run, first as RequestBody, second, undefined);
+      // A timed one keeps what is left of its deadline; one whose deadline passed meanwhile (the pool's
+      // timer not run yet) fails now instead of being sent.
+      if (--this.#timedWaiting === 0 && this.deadlineSlot !== 0) deadlines.remove(this);
+      const left = this.#dues[i >> 1]! - performance.now();
+      const ex = this.#compactExchange(run, first as RequestBody, second, left > 0 ? left : undefined);
+      if (left > 0) return ex;
+      ex.fail(DEADLINE_PASSED);
     }
     // Empty: start over instead of letting the array grow.
     if (this.#head > 0) {
@@ -206,6 +311,10 @@ export class FastPool implements ConnectionOwner {
       this.#head = 0;
     }
     this.#tailRun = this.#headRun = undefined;
+    if (this.#dues.length > 0) this.#dues = [];
+    this.#lastDue = -Infinity;
+    this.#timedFrom = 0;
+    this.#timedFromRun = undefined;
     return undefined;
   }
 

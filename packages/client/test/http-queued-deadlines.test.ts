@@ -1,0 +1,176 @@
+// HTTP requests with a timeoutMs that wait for a connection (fast/pool.ts): held compactly like the untimed
+// ones (body, resolve function and a due time; the pool is in the event loop's deadline queue once for all
+// of them), they fail at their deadline while queued, never earlier, let go of their tensors at once, and a
+// request a connection takes keeps what is left of its deadline. A timeout shorter than the one before it
+// (out of order) and calls made with a callback keep the same semantics. Against the scripted loopback peer
+// that answers as an identity model and holds answers while told to.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import v8 from "node:v8";
+import vm from "node:vm";
+import { createClient, InferenceError, Tensor, type InferResult } from "../src/index.ts";
+import { deadlines } from "../src/transport/deadline-queue.ts";
+import { holdingEchoPeer } from "./support/holding-echo-peer.ts";
+import type { SeenRequest } from "./support/http-request-peer.ts";
+
+v8.setFlagsFromString("--expose-gc");
+const gc = vm.runInNewContext("gc") as () => void;
+
+const input = (values: number[]) => new Tensor("INPUT0", "INT32", [1, values.length], Int32Array.from(values));
+const values = (r: InferResult) => Array.from(r.outputs[0]!.data as Int32Array);
+const firstValue = (s: SeenRequest) => s.body.readInt32LE(Number(/\r\ninference-header-content-length: *(\d+)/i.exec(s.head)![1]));
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 10_000;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Resolves with the call's error and how long after `start` it came (ms). */
+async function failureAfter(p: Promise<unknown>, start: number): Promise<{ error: InferenceError; ms: number }> {
+  const error = await p.then(
+    () => assert.fail("expected the call to fail"),
+    (e: unknown) => e,
+  );
+  assert.ok(error instanceof InferenceError, `expected an InferenceError, got ${String(error)}`);
+  const ms = performance.now() - start;
+  // Formatting the stack lets V8 drop the receivers of the frames it captured (the request among them).
+  assert.equal(typeof error.stack, "string");
+  return { error, ms };
+}
+
+describe("HTTP: queued requests with a deadline", () => {
+  let peer: Awaited<ReturnType<typeof holdingEchoPeer>>;
+  before(async () => {
+    peer = await holdingEchoPeer();
+  });
+  after(() => peer.close());
+
+  /** A client on one connection whose reused header is warm (a repeated request is the one queued compactly). */
+  async function warmClient() {
+    const client = createClient({ url: peer.url, protocol: "http", connections: 1, retry: false });
+    for (let i = 0; i < 2; i++) assert.deepEqual(values(await client.infer("echo", [input([0])])), [0]);
+    peer.seen.length = 0;
+    return client;
+  }
+
+  test("fail at their deadline while queued (not before), are never sent, let go of their tensors; the pool watches them as one deadline", async () => {
+    const client = await warmClient();
+    try {
+      peer.state.hold = true;
+      const first = client.infer("echo", [input([1])]);
+      await until(() => peer.seen.length === 1, "the first request");
+      // Every request has the warm-up's shape: a new shape gets a new header, and its first request an Exchange.
+      let data: Int32Array | undefined = Int32Array.from([7]);
+      const dataRef = new WeakRef(data);
+      const start = performance.now();
+      const plain = client.infer("echo", [input([2])]);
+      const short1 = client.infer("echo", [new Tensor("INPUT0", "INT32", [1, 1], data)], { timeoutMs: 60 });
+      const short2 = client.infer("echo", [input([3])], { timeoutMs: 60 });
+      const long = client.infer("echo", [input([4])], { timeoutMs: 20_000 });
+      const last = client.infer("echo", [input([5])]);
+      data = undefined;
+      // Three timed requests wait; as Exchanges they would be three entries of the deadline queue.
+      assert.equal(deadlines.size, 1, "the queued timed requests are compact: the pool is in the deadline queue once");
+      // Both fail in one turn: each gets its handler now, not when the loop reaches it.
+      const outcomes = [short1, short2].map((p) => failureAfter(p, start));
+      for (const outcome of outcomes) {
+        const { error, ms } = await outcome;
+        assert.equal(error.code, "deadline_exceeded");
+        assert.match(error.message, /deadline of 60 ms exceeded/);
+        assert.ok(ms >= 59, `failed ${ms.toFixed(1)} ms after the call, before its 60 ms deadline`);
+      }
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setImmediate(r));
+        gc();
+      }
+      assert.ok(dataRef.deref() === undefined, "the timed-out request's tensor is not held by the queue");
+      assert.equal(deadlines.size, 1, "the pool still watches the 20 s deadline");
+      assert.equal(peer.seen.length, 1, "nothing else was sent while the connection was busy");
+      peer.release();
+      assert.deepEqual(values(await first), [1]);
+      assert.deepEqual(values(await plain), [2]);
+      assert.deepEqual(values(await long), [4]);
+      assert.deepEqual(values(await last), [5]);
+      assert.deepEqual(peer.seen.map(firstValue), [1, 2, 4, 5], "FIFO, the timed-out requests never sent");
+      assert.equal(deadlines.size, 0, "no deadline left once the calls ended");
+      assert.deepEqual(client.endpoints().map((e) => e.outstanding), [0]);
+    } finally {
+      peer.release();
+      await client.close();
+    }
+    assert.equal(deadlines.armed, false, "the shared timer is not left armed");
+  });
+
+  test("a request a connection takes keeps what is left of its deadline, not a fresh one", async () => {
+    const client = await warmClient();
+    try {
+      peer.state.hold = true;
+      const first = client.infer("echo", [input([1])]);
+      await until(() => peer.seen.length === 1, "the first request");
+      const start = performance.now();
+      const timed = client.infer("echo", [input([2])], { timeoutMs: 400 });
+      await new Promise((r) => setTimeout(r, 250));
+      // Answer the first request only: the timed one then goes out and is held until its deadline.
+      peer.release();
+      peer.state.hold = true;
+      assert.deepEqual(values(await first), [1]);
+      const { error, ms } = await failureAfter(timed, start);
+      assert.equal(error.code, "deadline_exceeded");
+      assert.match(error.message, /deadline of 400 ms exceeded/);
+      assert.equal(peer.seen.length, 2, `the timed request was sent once the connection was free: ${JSON.stringify(peer.seen.map((x) => [x.path, firstValue(x)]))}`);
+      assert.ok(ms >= 399, `failed after ${ms.toFixed(1)} ms, before its deadline`);
+      // With a fresh 400 ms on the connection it would fail 650 ms or more after the call.
+      assert.ok(ms < 640, `failed after ${ms.toFixed(1)} ms: the 250 ms spent queued were not counted`);
+    } finally {
+      peer.release();
+      await client.close();
+    }
+  });
+
+  test("a shorter deadline after a longer one still ends first; callbacks and promises alike", async () => {
+    const client = await warmClient();
+    try {
+      peer.state.hold = true;
+      const first = client.infer("echo", [input([1])]);
+      await until(() => peer.seen.length === 1, "the first request");
+      const order: string[] = [];
+      const start = performance.now();
+      const slow = client.infer("echo", [input([2])], { timeoutMs: 300 }).catch((e: unknown) => {
+        order.push("300 ms promise");
+        throw e;
+      });
+      const fast = new Promise<{ error: unknown; ms: number }>((resolve) =>
+        client.inferCallback("echo", [input([3])], (error) => {
+          order.push("80 ms callback");
+          resolve({ error, ms: performance.now() - start });
+        }, { timeoutMs: 80 }),
+      );
+      const mid = new Promise<{ error: unknown; ms: number }>((resolve) =>
+        client.inferCallback("echo", [input([4])], (error) => {
+          order.push("150 ms callback");
+          resolve({ error, ms: performance.now() - start });
+        }, { timeoutMs: 150 }),
+      );
+      const untimed = client.infer("echo", [input([5])]);
+      const { error: slowError, ms: slowMs } = await failureAfter(slow, start);
+      assert.match(slowError.message, /deadline of 300 ms exceeded/);
+      assert.ok(slowMs >= 299, `the 300 ms call failed after ${slowMs.toFixed(1)} ms`);
+      for (const [{ error, ms }, timeout] of [[await fast, 80], [await mid, 150]] as const) {
+        assert.ok(error instanceof InferenceError && error.code === "deadline_exceeded", `the ${timeout} ms callback got ${String(error)}`);
+        assert.match(error.message, new RegExp(`deadline of ${timeout} ms exceeded`));
+        assert.ok(ms >= timeout - 1, `the ${timeout} ms callback failed after ${ms.toFixed(1)} ms`);
+      }
+      assert.deepEqual(order, ["80 ms callback", "150 ms callback", "300 ms promise"], "each ended at its own deadline, earliest first");
+      peer.release();
+      assert.deepEqual(values(await first), [1]);
+      assert.deepEqual(values(await untimed), [5]);
+      assert.deepEqual(peer.seen.map(firstValue), [1, 5]);
+    } finally {
+      peer.release();
+      await client.close();
+    }
+  });
+});
