@@ -5,10 +5,12 @@
 // Every variant is the shipped dense_mlp config with another instance_group / dynamic_batching, served by
 // one server process; @iaas/client (HTTP with binary tensors, or gRPC: --protocol) runs a closed loop of
 // `concurrency` callers.
+// Over HTTP, when wrk is installed, the instance pair also runs driven by wrk (pre-encoded body, one thread),
+// a diagnostic of the server's own scaling; --no-wrk leaves it out.
 // Variants alternate over `rounds` (every other round in reverse order) so drift on a shared machine hits all
 // of them alike; the table keeps each variant's best round, the ratios are medians of per-round ratios.
 //   node bench/scheduling.mjs [--duration 4] [--concurrency 32] [--rounds 2] [--delays 0,200,1000,4000]
-//                             [--rows 1] [--instance-rows 64] [--instances-only] [--protocol http|grpc]
+//                             [--rows 1] [--instance-rows 64] [--instances-only] [--protocol http|grpc] [--no-wrk]
 // --rows N: rows (FP32 [N,256]) per request of every variant. --instance-rows M: the 1- and 2-instance
 // variants run again with M rows per request, and their ratio is the headline instance ratio: a second
 // instance can only show its core when compute, not the per-request client and front-end CPU, dominates
@@ -18,7 +20,8 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createClient, Tensor } from "@iaas/client";
-import { benchDir, machine, startNode, stop, writeResult } from "./lib/harness.mjs";
+import { spawnSync } from "node:child_process";
+import { benchDir, binaryInferBody, machine, runWrkPost, startNode, stop, writeResult } from "./lib/harness.mjs";
 
 const { values: args } = parseArgs({
   options: {
@@ -32,6 +35,8 @@ const { values: args } = parseArgs({
     "instances-only": { type: "boolean", default: false },
     // The callers' protocol: "http" (binary tensors, as perf_analyzer's default) or "grpc" (raw contents).
     protocol: { type: "string", default: "http" },
+    // Leave out the wrk-driven instance pair (run by default over HTTP when wrk is installed).
+    "no-wrk": { type: "boolean", default: false },
     // Node/V8 flags for the server process, e.g. --server-node-arg=--max-semi-space-size=4 (repeatable).
     "server-node-arg": { type: "string", multiple: true, default: [] },
   },
@@ -53,6 +58,8 @@ const instanceRows = rowsOption("instance-rows");
 const instancesOnly = args["instances-only"];
 const protocol = args.protocol;
 if (protocol !== "http" && protocol !== "grpc") throw new RangeError(`--protocol must be "http" or "grpc", got ${protocol}`);
+
+const wrkPair = protocol === "http" && !args["no-wrk"] && !spawnSync("wrk", ["--version"]).error;
 
 const shipped = join(benchDir, "..", "packages", "server-native", "models", "dense_mlp");
 const baseConfig = readFileSync(join(shipped, "config.pbtxt"), "utf8");
@@ -84,6 +91,15 @@ const variants = [
         { name: "pinned_2", rows: instanceRows, what: `2 CPU instances bound to cores 0 and 1 (host policies), ${instanceRows} rows per request`, config: withPinned("pinned_2", [0, 1]) },
       ]
     : []),
+  // The same pair at --instance-rows rows driven by wrk (one thread, `concurrency` connections, the body
+  // pre-encoded) instead of @iaas/client: the server's scaling when the load generator's CPU per request,
+  // charged to the same two cores, is a C tool's (diagnostic beside the headline; HTTP only, needs wrk).
+  ...(wrkPair
+    ? [
+        { name: `wrk_1_rows${instanceRows}`, model: "plain_1", rows: instanceRows, loader: "wrk", what: `1 CPU instance, no dynamic batching, ${instanceRows} rows per request, load from wrk` },
+        { name: `wrk_2_rows${instanceRows}`, model: "plain_2", rows: instanceRows, loader: "wrk", what: `2 CPU instances, no dynamic batching, ${instanceRows} rows per request, load from wrk` },
+      ]
+    : []),
   ...(instancesOnly ? [] : delays).map((d) => ({
     name: `batched_${d}us`,
     what: `1 CPU instance, dynamic_batching max_queue_delay_microseconds ${d}`,
@@ -108,6 +124,15 @@ for (const v of variants) {
 
 const inputFor = (n) => new Tensor("INPUT0", "FP32", [n, 256], Float32Array.from({ length: n * 256 }, (_, i) => Math.sin(i)));
 const inputs = new Map([...new Set(variants.map((v) => v.rows))].map((n) => [n, inputFor(n)]));
+
+/** wrk's closed loop (one thread, `concurrency` connections) on one model; its own CPU from /usr/bin/time. */
+function runWrk(model, rows, secs) {
+  const { header, body } = binaryInferBody([inputs.get(rows)]);
+  const bodyFile = join(repo, `body-${rows}.bin`);
+  writeFileSync(bodyFile, body);
+  const r = runWrkPost({ url: `${server.info.httpUrl}/v2/models/${model}/infer`, bodyFile, headerLength: Buffer.byteLength(header), connections: concurrency, durationS: secs, workDir: repo });
+  return { requests: r.requests, failed: 0, rps: r.requests / r.wallS, p50Ms: NaN, p99Ms: NaN, loaderCpuS: r.userS + r.systemS };
+}
 
 /** Closed loop on one model: requests/s and latency percentiles (ms). */
 async function run(client, model, rows, secs) {
@@ -199,7 +224,7 @@ const perRound = [];
 try {
   const client =
     protocol === "http" ? createClient({ url: server.info.httpUrl, protocol: "http", connections: concurrency }) : createClient({ url: server.info.grpcUrl, protocol: "grpc" });
-  for (const v of variants) await run(client, v.model, v.rows, 0.5); // warm-up: JIT, connections, caches
+  for (const v of variants) await (v.loader === "wrk" ? runWrk(v.model, v.rows, 1) : run(client, v.model, v.rows, 0.5)); // warm-up: JIT, connections, caches
   for (let r = 0; r < rounds; r++) {
     const thisRound = {};
     perRound.push(thisRound);
@@ -212,8 +237,9 @@ try {
       const serverBefore = processCpuSeconds(server.info.pid);
       const mainBefore = mainThreadCpuSeconds(server.info.pid);
       const clientBefore = process.cpuUsage();
-      const res = await run(client, v.model, v.rows, seconds);
-      const clientCpu = process.cpuUsage(clientBefore);
+      const res = v.loader === "wrk" ? runWrk(v.model, v.rows, seconds) : await run(client, v.model, v.rows, seconds);
+      // The load generator's CPU: this process's, or wrk's (a child, timed by /usr/bin/time).
+      const clientCpu = res.loaderCpuS === undefined ? process.cpuUsage(clientBefore) : { user: res.loaderCpuS * 1e6, system: 0 };
       const after = await batchSizes(client, v.model);
       const cpuAfter = instanceCpuSeconds(server.info.pid, v.model);
       const serverAfter = processCpuSeconds(server.info.pid);
@@ -267,12 +293,13 @@ const roundRatios = perRound.map((r) => ({
   twoInstancesVsOne: r[`plain_2_rows${instanceRows}`] !== undefined ? r[`plain_2_rows${instanceRows}`] / r[`plain_1_rows${instanceRows}`] : r.plain_2 / r.plain_1,
   twoInstancesVsOneAtRows: r.plain_2 / r.plain_1,
   twoInstancesVsOnePinned: pinnable ? r.pinned_2 / r.pinned_1 : NaN,
+  twoInstancesVsOneWrk: wrkPair ? r[`wrk_2_rows${instanceRows}`] / r[`wrk_1_rows${instanceRows}`] : NaN,
 }));
 const result = {
   benchmark: "scheduling",
   date: new Date().toISOString(),
   machine: { ...machine(), loadAverage1mDuringRuns: { min: round(Math.min(...load)), max: round(Math.max(...load)) } },
-  settings: { model: `dense_mlp 256-1024-1024-16, FP32 [${rows},256] per request`, protocol: protocol === "http" ? "HTTP binary" : "gRPC raw contents", concurrency, seconds, rounds, rows, instanceRows, instancesOnly, delaysUs: instancesOnly ? [] : delays, preferred, serverNodeArgs: args["server-node-arg"], hostPolicies: pinnable ? ["core0,cpu-cores=0", "core1,cpu-cores=1"] : [] },
+  settings: { model: `dense_mlp 256-1024-1024-16, FP32 [${rows},256] per request`, protocol: protocol === "http" ? "HTTP binary" : "gRPC raw contents", concurrency, seconds, rounds, rows, instanceRows, instancesOnly, delaysUs: instancesOnly ? [] : delays, preferred, serverNodeArgs: args["server-node-arg"], wrkPair, hostPolicies: pinnable ? ["core0,cpu-cores=0", "core1,cpu-cores=1"] : [] },
   rows: table,
   // Headline: median over rounds of the ratio within each round; bestOfRounds divides best rates, which
   // favours whichever variant happened to run in a quiet moment.
@@ -310,6 +337,16 @@ const result = {
         value: round(median(roundRatios.map((r) => r.twoInstancesVsOnePinned))),
         perRound: roundRatios.map((r) => round(r.twoInstancesVsOnePinned)),
         bestOfRounds: round(rps("pinned_2") / rps("pinned_1")),
+      },
+    }),
+    // Diagnostic, not the target: the pair driven by wrk, whose CPU per request is a fraction of the
+    // client's; the difference from the headline is what the load generator's share of the cores costs.
+    ...(wrkPair && {
+      twoInstancesVsOneWrk: {
+        rowsPerRequest: instanceRows,
+        value: round(median(roundRatios.map((r) => r.twoInstancesVsOneWrk))),
+        perRound: roundRatios.map((r) => round(r.twoInstancesVsOneWrk)),
+        bestOfRounds: round(rps(`wrk_2_rows${instanceRows}`) / rps(`wrk_1_rows${instanceRows}`)),
       },
     }),
   },
