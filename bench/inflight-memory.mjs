@@ -11,9 +11,11 @@
 // them: the difference is then exactly what the client itself keeps per call (like with like for both
 // protocols). bench/README.md, inflight-memory.mjs, argues the change. A third way, "callback" (session 5),
 // is "keep" through client.inferCallback (no promise per call) instead of client.infer.
+// --signal (session 7) gives every measured call one shared AbortSignal (never aborted), as a load generator
+// or an event loop that can stop all its calls at once passes; combinable with --timeout-ms.
 // --timeout-ms N (session 6) gives every measured call that timeoutMs (a deadline that does not pass while the
 // peer holds them), so what a call with a deadline costs is measured too; without it, calls have none, as before.
-//   node --expose-gc bench/inflight-memory.mjs [--requests 10000] [--elements 256] [--protocol http,grpc] [--inputs drop,keep,callback] [--timeout-ms N]
+//   node --expose-gc bench/inflight-memory.mjs [--requests 10000] [--elements 256] [--protocol http,grpc] [--inputs drop,keep,callback] [--timeout-ms N] [--signal]
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
@@ -34,6 +36,7 @@ const { values: opt } = parseArgs({
     protocol: { type: "string", default: "http,grpc" },
     inputs: { type: "string", default: "drop,keep,callback" },
     "timeout-ms": { type: "string" },
+    signal: { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
   },
 });
@@ -49,7 +52,8 @@ const round = (x, d = 1) => Number(x.toFixed(d));
 const timeoutMs = opt["timeout-ms"] === undefined ? undefined : Number(opt["timeout-ms"]);
 if (timeoutMs !== undefined && !(timeoutMs > 0)) throw new Error(`--timeout-ms: a positive number of milliseconds, got ${opt["timeout-ms"]}`);
 // The measured calls' options (one object shared by all of them, as a load generator's calls share theirs).
-const callOptions = timeoutMs === undefined ? undefined : { timeoutMs };
+const stopAll = opt.signal ? new AbortController() : undefined;
+const callOptions = timeoutMs === undefined && stopAll === undefined ? undefined : { ...(timeoutMs === undefined ? {} : { timeoutMs }), ...(stopAll ? { signal: stopAll.signal } : {}) };
 
 function startPeer(announceAt) {
   const child = spawn(process.execPath, [join(benchDir, "peers/holding-server.mjs"), String(announceAt)], { stdio: ["pipe", "pipe", "inherit"] });
@@ -162,7 +166,7 @@ for (const protocol of opt.protocol.split(",")) {
     else if (mode === "keep") results[protocol] = { ...results[protocol], callerKeepsInputs: { ...r, ...p } };
     else results[protocol] = { ...results[protocol], inferCallbackCallerKeepsInputs: { ...r, ...p } };
     console.log(
-      `${protocol}${timeoutMs === undefined ? "" : ` (timeoutMs ${timeoutMs})`}, ${mode === "callback" ? "inferCallback, caller keeps" : `caller ${mode === "keep" ? "keeps" : "drops"}`} its inputs: ${N} in flight (${r.heldAtPeer} at the peer): beyond their tensors ` +
+      `${protocol}${timeoutMs === undefined ? "" : ` (timeoutMs ${timeoutMs})`}${stopAll ? " (shared signal)" : ""}, ${mode === "callback" ? "inferCallback, caller keeps" : `caller ${mode === "keep" ? "keeps" : "drops"}`} its inputs: ${N} in flight (${r.heldAtPeer} at the peer): beyond their tensors ` +
         `${p.perRequestHeapBytes} B heap + ${p.perRequestExternalBytes} B external = ${p.perRequestBytes} B a request (tensor data ${elements * 4} B)`,
     );
   }
@@ -171,7 +175,7 @@ const result = {
   benchmark: "inflight-memory",
   date: new Date().toISOString(),
   machine: machine(),
-  load: { requests: N, tensor: `FP32 [${elements}]`, httpConnections: connections, inputs: modes, timeoutMs, peer: "bench/peers/holding-server.mjs (holds every request until released)" },
+  load: { requests: N, tensor: `FP32 [${elements}]`, httpConnections: connections, inputs: modes, timeoutMs, sharedSignal: opt.signal, peer: "bench/peers/holding-server.mjs (holds every request until released)" },
   tensorsAlone: { heapBytesEach: round(tensors.heap / N), externalBytesEach: round(tensors.external / N) },
   results,
 };

@@ -194,7 +194,7 @@ test("http: calls answered before their deadline (on connections and queued) are
     // 12 calls on 4 connections: 8 wait in the queue (this peer answers a connection's requests ~40 ms apart).
     const calls = Array.from({ length: 12 }, () => client.infer("echo", [int32], { timeoutMs: 1500 }).finally(() => settled++));
     await new Promise((r) => setTimeout(r, 50));
-    // The 4 on connections each, and the pool once for the 8 it holds compactly (http-queued-deadlines.test.ts).
+    // The 4 on connections each, and the pool once for the 8 it holds compactly (http-queued-deadlines-signals.test.ts).
     assert.equal(deadlines.size, 5);
     peer.release();
     for (const r of await Promise.all(calls)) assert.deepEqual(Array.from(r.output("OUTPUT0").data as Int32Array), [1, 2]);

@@ -114,6 +114,11 @@ export function watchAbort(signal: AbortSignal, target: AbortTarget): void {
   w.add(target);
 }
 
+/** How many targets watch `signal` now (for tests and diagnostics). */
+export function watchedTargets(signal: AbortSignal): number {
+  return watchersOf(signal)?.size ?? 0;
+}
+
 /** Stops watching; the signal's listener goes once no target is left. */
 export function unwatchAbort(signal: AbortSignal, target: AbortTarget): void {
   const w = watchersOf(signal);

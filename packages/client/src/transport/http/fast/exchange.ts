@@ -149,7 +149,7 @@ export class Exchange implements AbortTarget, DeadlineTarget {
 
   /**
    * The Exchange of a request held compactly until now (pool.ts): a POST with its head and JSON header
-   * as `prefix` bytes, no signal, its promise made already (`resolve`), and what is left of its deadline if it has one.
+   * as `prefix` bytes, its promise made already (`resolve`), what is left of its deadline if it has one, and its signal.
    */
   static compact(
     prefix: Uint8Array,
@@ -158,8 +158,10 @@ export class Exchange implements AbortTarget, DeadlineTarget {
     resolve: (r: unknown) => void,
     owner: { onSettled(ex: Exchange): void },
     timeoutMs: number | undefined,
+    signal: AbortSignal | null,
   ): Exchange {
-    const ex = new Exchange({ method: "POST", path: "", headers: null, body, signal: null, prefix, timeoutMs }, finish, owner);
+    // The caller watches `signal` for it (the queue did until now).
+    const ex = new Exchange({ method: "POST", path: "", headers: null, body, signal, prefix, timeoutMs }, finish, owner);
     ex.resolve = resolve;
     return ex;
   }
@@ -304,8 +306,9 @@ export class CallbackExchange extends Exchange {
     context: unknown,
     owner: { onSettled(ex: Exchange): void },
     timeoutMs: number | undefined,
+    signal: AbortSignal | null,
   ): CallbackExchange {
-    return new CallbackExchange({ method: "POST", path: "", headers: null, body, signal: null, prefix, timeoutMs }, finish, owner, callback, context);
+    return new CallbackExchange({ method: "POST", path: "", headers: null, body, signal, prefix, timeoutMs }, finish, owner, callback, context);
   }
 }
 

@@ -5,7 +5,7 @@ import type { CollectedResponse } from "../dispatch.ts";
 import { FastConnection, type ConnectionOwner, type ConnectionSettings } from "./connection.ts";
 import { clientClosed } from "./errors.ts";
 import { CallbackExchange, Exchange, checkRequest, resolvablePromise, takenResolveFunction, type ExchangeFinish, type FastRequest, type RequestBody } from "./exchange.ts";
-import { watchAbort } from "../../abort-watch.ts";
+import { unwatchAbort, watchAbort, type AbortTarget } from "../../abort-watch.ts";
 import { DEADLINE_PASSED } from "../../call-scope.ts";
 import { deadlines, type DeadlineTarget } from "../../deadline-queue.ts";
 import { callBackLater, type InferCallback } from "../../infer-callback.ts";
@@ -18,8 +18,9 @@ const SWEEP_MS = 1000;
 
 /**
  * In the queue, before the compact requests that share it: their prefix and finish, for requests made
- * with a callback (requestCallback) that callback, and whether they have deadlines. A run of requests to one
- * model (the usual load) then costs one of these, and each request two queue slots (and a due time if timed).
+ * with a callback (requestCallback) that callback, whether they have deadlines, and their signal. A run of
+ * requests to one model (the usual load) then costs one of these, and each request two queue slots (and a
+ * due time if timed).
  */
 class QueueRun {
   readonly prefix: Uint8Array;
@@ -27,11 +28,38 @@ class QueueRun {
   readonly callback: InferCallback<unknown, unknown> | undefined;
   /** Its requests have deadlines, kept in the pool's #dues. */
   readonly timed: boolean;
-  constructor(prefix: Uint8Array, finish: ExchangeFinish<unknown>, callback: InferCallback<unknown, unknown> | undefined, timed: boolean) {
+  readonly signal: AbortSignal | null;
+  /** The pool's watch on `signal` that counts this run's requests (replaced once one that ended is needed again). */
+  watch: QueuedSignal | undefined = undefined;
+  constructor(prefix: Uint8Array, finish: ExchangeFinish<unknown>, callback: InferCallback<unknown, unknown> | undefined, timed: boolean, signal: AbortSignal | null) {
     this.prefix = prefix;
     this.finish = finish;
     this.callback = callback;
     this.timed = timed;
+    this.signal = signal;
+  }
+}
+
+/**
+ * The pool's one abort watch on a signal while compact requests carrying it wait (calls usually share one
+ * signal: a watch per request would cost a watcher entry each). When the signal fires, the pool fails those
+ * requests in one pass over its queue.
+ */
+class QueuedSignal implements AbortTarget {
+  readonly signal: AbortSignal;
+  readonly #pool: FastPool;
+  /** Compact requests waiting with this signal. */
+  waiting = 0;
+  /** Watched (false once the signal fired or no request with it was left). */
+  live = true;
+  constructor(signal: AbortSignal, pool: FastPool) {
+    this.signal = signal;
+    this.#pool = pool;
+    watchAbort(signal, this);
+  }
+  aborted(): void {
+    this.live = false;
+    this.#pool.queuedSignalFired(this);
   }
 }
 
@@ -42,9 +70,9 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
   readonly #idle: FastConnection[] = [];
   /**
    * Requests waiting for a connection, two slots each: an Exchange and an empty slot; or a request held
-   * compactly (a POST with a `prefix`, a finish and no signal: only its deadline, if it has one, can settle it
-   * while it waits) as its body and its promise's resolve function (with a callback: its context), made an
-   * Exchange only when a connection takes it or its deadline passes; or a
+   * compactly (a POST with a `prefix` and a finish; its deadline and signal, if any, are its run's and the
+   * pool's to watch) as its body and its promise's resolve function (with a callback: its context), made an
+   * Exchange only when a connection takes it or its deadline passes or its signal fires; or a
    * QueueRun and an empty slot, giving the prefix and finish of the compact requests after it; or two
    * empty slots where an Exchange was that settled while it waited (aborted, timed out: the queue lets go
    * of it, and of its request, at once). #head: the first slot of the first entry not yet taken.
@@ -68,6 +96,8 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
   #timedFrom = 0;
   #timedFromRun: QueueRun | undefined = undefined;
   deadlineSlot = 0;
+  /** The live watch of each signal carried by compact requests in the queue. */
+  readonly #signalWatches = new Map<AbortSignal, QueuedSignal>();
   #connecting = 0;
   /** Live (unsettled) requests in the queue. */
   #waiting = 0;
@@ -97,7 +127,7 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
       if (due !== undefined) {
         // Queued compactly: its body and resolve function after the run of its prefix and finish (see #queue).
         const promise = resolvablePromise();
-        this.#pushCompact(options.prefix!, finish!, undefined, options.body, takenResolveFunction(), due, options.timeoutMs);
+        this.#pushCompact(options.prefix!, finish!, undefined, options.body, takenResolveFunction(), due, options.timeoutMs, options.signal);
         return promise;
       }
     }
@@ -121,7 +151,7 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
     if (conn === undefined) {
       const due = this.#compactDue(options, finish);
       if (due !== undefined) {
-        this.#pushCompact(options.prefix!, finish as ExchangeFinish<unknown>, back, options.body, context, due, options.timeoutMs);
+        this.#pushCompact(options.prefix!, finish as ExchangeFinish<unknown>, back, options.body, context, due, options.timeoutMs, options.signal);
         return;
       }
     }
@@ -136,7 +166,7 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
    * with one (not earlier than the last compact timed request's), undefined if it must be an Exchange.
    */
   #compactDue(options: FastRequest, finish: ExchangeFinish<unknown> | undefined): number | undefined {
-    if (options.prefix === undefined || options.signal !== null || finish === undefined || options.method !== "POST" || options.body === undefined) return undefined;
+    if (options.prefix === undefined || finish === undefined || options.method !== "POST" || options.body === undefined) return undefined;
     const timeoutMs = options.timeoutMs;
     if (timeoutMs === undefined) return NaN;
     const due = performance.now() + timeoutMs;
@@ -151,13 +181,15 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
     second: unknown,
     due: number,
     timeoutMs: number | undefined,
+    signal: AbortSignal | null,
   ): void {
     this.#waiting++;
     const timed = timeoutMs !== undefined;
-    const run = this.#tailRun;
+    let run = this.#tailRun;
     const q = this.#queue;
-    if (run === undefined || run.prefix !== prefix || run.finish !== finish || run.callback !== callback || run.timed !== timed)
-      q.push((this.#tailRun = new QueueRun(prefix, finish, callback, timed)), undefined);
+    if (run === undefined || run.prefix !== prefix || run.finish !== finish || run.callback !== callback || run.timed !== timed || run.signal !== signal)
+      q.push((this.#tailRun = run = new QueueRun(prefix, finish, callback, timed, signal)), undefined);
+    if (signal !== null) this.#countOnSignal(run, signal);
     if (timed) {
       // Zeros for the entries before it without a due time: an array written past its end goes sparse.
       const dues = this.#dues;
@@ -204,19 +236,72 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
       }
       const ex = this.#compactExchange(run!, first as RequestBody, q[i + 1], undefined);
       q[i] = q[i + 1] = undefined;
-      this.#waiting--;
-      this.#timedWaiting--;
+      this.#leaveQueue(run!);
       ex.fail(DEADLINE_PASSED);
     }
     this.#timedFrom = i;
     this.#timedFromRun = run;
   }
 
-  /** The Exchange of a compact request (its run, body and resolve function or context); `timeoutMs` from now. */
-  #compactExchange(run: QueueRun, body: RequestBody, second: unknown, timeoutMs: number | undefined): Exchange {
+  /** One more compact request with `signal` waits: counted on the signal's watch (made when none is live). */
+  #countOnSignal(run: QueueRun, signal: AbortSignal): void {
+    let watch = run.watch;
+    if (watch === undefined || !watch.live) {
+      watch = this.#signalWatches.get(signal);
+      if (watch === undefined) this.#signalWatches.set(signal, (watch = new QueuedSignal(signal, this)));
+      run.watch = watch;
+    }
+    watch.waiting++;
+  }
+
+  /** A compact request with its run's signal left the queue: the watch goes with the last one. */
+  #uncountOnSignal(run: QueueRun): void {
+    const watch = run.watch!;
+    if (--watch.waiting > 0 || !watch.live) return;
+    watch.live = false;
+    this.#signalWatches.delete(watch.signal);
+    unwatchAbort(watch.signal, watch);
+  }
+
+  /**
+   * A signal carried by compact requests in the queue fired (QueuedSignal): each of them fails, in queue
+   * order, as its Exchange would have on an abort, and is never sent.
+   */
+  queuedSignalFired(watch: QueuedSignal): void {
+    const signal = watch.signal;
+    this.#signalWatches.delete(signal);
+    const reason: unknown = signal.reason ?? new Error("aborted");
+    const q = this.#queue;
+    let run = this.#headRun;
+    for (let i = this.#head; watch.waiting > 0 && i < q.length; i += 2) {
+      const first = q[i];
+      if (first instanceof QueueRun) {
+        run = first;
+        continue;
+      }
+      if (first === undefined || first instanceof Exchange || run!.signal !== signal) continue;
+      const ex = this.#compactExchange(run!, first as RequestBody, q[i + 1], undefined);
+      q[i] = q[i + 1] = undefined;
+      this.#leaveQueue(run!);
+      ex.fail(reason);
+    }
+  }
+
+  /** A compact request of `run` left the queue (taken, or failed while waiting): the counts that watch it. */
+  #leaveQueue(run: QueueRun): void {
+    this.#waiting--;
+    if (run.timed && --this.#timedWaiting === 0 && this.deadlineSlot !== 0) deadlines.remove(this);
+    if (run.signal !== null) this.#uncountOnSignal(run);
+  }
+
+  /**
+   * The Exchange of a compact request (its run, body and resolve function or context); `timeoutMs` from now.
+   * Without `signal` (the default) it does not watch the run's signal: for a request failed from the queue.
+   */
+  #compactExchange(run: QueueRun, body: RequestBody, second: unknown, timeoutMs: number | undefined, signal: AbortSignal | null = null): Exchange {
     return run.callback === undefined
-      ? Exchange.compact(run.prefix, body, run.finish, second as (r: unknown) => void, this, timeoutMs)
-      : CallbackExchange.compactCallback(run.prefix, body, run.finish, run.callback, second, this, timeoutMs);
+      ? Exchange.compact(run.prefix, body, run.finish, second as (r: unknown) => void, this, timeoutMs, signal)
+      : CallbackExchange.compactCallback(run.prefix, body, run.finish, run.callback, second, this, timeoutMs, signal);
   }
 
   #dispatch(ex: Exchange, conn: FastConnection | undefined): void {
@@ -295,15 +380,21 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
       const run = this.#headRun!;
       const second = q[i + 1];
       q[i] = q[i + 1] = undefined;
-      this.#waiting--;
-      if (!run.timed) return this.#compactExchange(run, first as RequestBody, second, undefined);
       // A timed one keeps what is left of its deadline; one whose deadline passed meanwhile (the pool's
-      // timer not run yet) fails now instead of being sent.
-      if (--this.#timedWaiting === 0 && this.deadlineSlot !== 0) deadlines.remove(this);
-      const left = this.#dues[i >> 1]! - performance.now();
-      const ex = this.#compactExchange(run, first as RequestBody, second, left > 0 ? left : undefined);
-      if (left > 0) return ex;
-      ex.fail(DEADLINE_PASSED);
+      // timer not run yet) fails now instead of being sent. One with a signal watches it from now on (before
+      // the queue's watch may go, so the signal keeps its listener).
+      const left = run.timed ? this.#dues[i >> 1]! - performance.now() : Infinity;
+      if (left <= 0) {
+        const late = this.#compactExchange(run, first as RequestBody, second, undefined);
+        this.#leaveQueue(run);
+        late.fail(DEADLINE_PASSED);
+        continue;
+      }
+      const signal = run.signal;
+      const ex = this.#compactExchange(run, first as RequestBody, second, run.timed ? left : undefined, signal);
+      if (signal !== null) watchAbort(signal, ex);
+      this.#leaveQueue(run);
+      return ex;
     }
     // Empty: start over instead of letting the array grow.
     if (this.#head > 0) {

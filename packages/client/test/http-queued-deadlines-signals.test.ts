@@ -1,15 +1,18 @@
-// HTTP requests with a timeoutMs that wait for a connection (fast/pool.ts): held compactly like the untimed
-// ones (body, resolve function and a due time; the pool is in the event loop's deadline queue once for all
-// of them), they fail at their deadline while queued, never earlier, let go of their tensors at once, and a
-// request a connection takes keeps what is left of its deadline. A timeout shorter than the one before it
-// (out of order) and calls made with a callback keep the same semantics. Against the scripted loopback peer
-// that answers as an identity model and holds answers while told to.
+// HTTP requests with a timeoutMs or a signal that wait for a connection (fast/pool.ts): held compactly like
+// the others (body, resolve function, and a due time if timed; the pool is in the event loop's deadline
+// queue once for all of them, and watches each signal once), they fail at their deadline or when their
+// signal fires while queued, never earlier, are never sent, let go of their tensors at once; a request a
+// connection takes keeps what is left of its deadline and goes on watching its signal. A timeout shorter
+// than the one before it (out of order) and calls made with a callback keep the same semantics. Against the
+// scripted loopback peer that answers as an identity model and holds answers while told to.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { createClient, InferenceError, Tensor, type InferResult } from "../src/index.ts";
+import { getEventListeners } from "node:events";
 import { deadlines } from "../src/transport/deadline-queue.ts";
+import { watchedTargets } from "../src/transport/abort-watch.ts";
 import { holdingEchoPeer } from "./support/holding-echo-peer.ts";
 import type { SeenRequest } from "./support/http-request-peer.ts";
 
@@ -41,7 +44,7 @@ async function failureAfter(p: Promise<unknown>, start: number): Promise<{ error
   return { error, ms };
 }
 
-describe("HTTP: queued requests with a deadline", () => {
+describe("HTTP: queued requests with a deadline or a signal", () => {
   let peer: Awaited<ReturnType<typeof holdingEchoPeer>>;
   before(async () => {
     peer = await holdingEchoPeer();
@@ -168,6 +171,95 @@ describe("HTTP: queued requests with a deadline", () => {
       assert.deepEqual(values(await first), [1]);
       assert.deepEqual(values(await untimed), [5]);
       assert.deepEqual(peer.seen.map(firstValue), [1, 5]);
+    } finally {
+      peer.release();
+      await client.close();
+    }
+  });
+
+  test("requests sharing a signal wait under one watch; answered, they leave no watch or listener behind", async () => {
+    const client = await warmClient();
+    try {
+      peer.state.hold = true;
+      const first = client.infer("echo", [input([1])]);
+      await until(() => peer.seen.length === 1, "the first request");
+      const stop = new AbortController();
+      const calls = [2, 3, 4, 5, 6].map((v) => client.infer("echo", [input([v])], { signal: stop.signal, ...(v % 2 === 0 ? { timeoutMs: 20_000 } : {}) }));
+      // As Exchanges they would be five targets of the signal's watchers.
+      assert.equal(watchedTargets(stop.signal), 1, "the queued requests are compact: the pool watches their signal once");
+      peer.release();
+      assert.deepEqual(values(await first), [1]);
+      assert.deepEqual((await Promise.all(calls)).map(values), [[2], [3], [4], [5], [6]]);
+      assert.equal(watchedTargets(stop.signal), 0, "no watch left on the signal");
+      assert.equal(getEventListeners(stop.signal, "abort").length, 0, "no listener left on the signal");
+      assert.equal(deadlines.size, 0);
+      assert.deepEqual(peer.seen.map(firstValue), [1, 2, 3, 4, 5, 6]);
+    } finally {
+      peer.release();
+      await client.close();
+    }
+  });
+
+  test("a signal that fires fails its queued requests at once (timed or not, promise or callback), never sent, tensors let go; the rest go on", async () => {
+    const client = await warmClient();
+    try {
+      peer.state.hold = true;
+      const first = client.infer("echo", [input([1])]);
+      await until(() => peer.seen.length === 1, "the first request");
+      const stop = new AbortController();
+      const other = new AbortController();
+      let data: Int32Array | undefined = Int32Array.from([7]);
+      const dataRef = new WeakRef(data);
+      const plain = client.infer("echo", [input([2])]);
+      const stopped = [
+        client.infer("echo", [new Tensor("INPUT0", "INT32", [1, 1], data)], { signal: stop.signal }),
+        client.infer("echo", [input([3])], { signal: stop.signal, timeoutMs: 20_000 }),
+        new Promise<unknown>((resolve, reject) => client.inferCallback("echo", [input([4])], (e, r) => (e ? reject(e) : resolve(r)), { signal: stop.signal })),
+      ];
+      const otherSignal = client.infer("echo", [input([5])], { signal: other.signal });
+      const last = client.infer("echo", [input([6])]);
+      data = undefined;
+      const outcomes = stopped.map((p) => failureAfter(p, performance.now()));
+      stop.abort();
+      for (const outcome of outcomes) assert.equal((await outcome).error.code, "cancelled");
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setImmediate(r));
+        gc();
+      }
+      assert.ok(dataRef.deref() === undefined, "the cancelled request's tensor is not held by the queue");
+      assert.equal(deadlines.size, 0, "the cancelled timed request's deadline is not watched any longer");
+      assert.equal(watchedTargets(other.signal), 1, "the other signal's request still waits");
+      assert.equal(peer.seen.length, 1);
+      peer.release();
+      assert.deepEqual(values(await first), [1]);
+      assert.deepEqual([await plain, await otherSignal, await last].map(values), [[2], [5], [6]]);
+      assert.deepEqual(peer.seen.map(firstValue), [1, 2, 5, 6], "FIFO, the cancelled requests never sent");
+      assert.equal(watchedTargets(other.signal), 0);
+      assert.deepEqual(client.endpoints().map((e) => e.outstanding), [0]);
+    } finally {
+      peer.release();
+      await client.close();
+    }
+  });
+
+  test("a request a connection takes goes on watching its signal", async () => {
+    const client = await warmClient();
+    try {
+      peer.state.hold = true;
+      const first = client.infer("echo", [input([1])]);
+      await until(() => peer.seen.length === 1, "the first request");
+      const stop = new AbortController();
+      const call = client.infer("echo", [input([2])], { signal: stop.signal });
+      const outcome = failureAfter(call, performance.now());
+      // Answer the first request only: the second then goes out and is held.
+      peer.release();
+      peer.state.hold = true;
+      assert.deepEqual(values(await first), [1]);
+      await until(() => peer.seen.length === 2, "the second request on the connection");
+      assert.equal(watchedTargets(stop.signal), 1, "the request on the connection watches the signal");
+      stop.abort();
+      assert.equal((await outcome).error.code, "cancelled");
+      assert.equal(watchedTargets(stop.signal), 0);
     } finally {
       peer.release();
       await client.close();
