@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { createClient, InferenceError, Tensor, type InferResult } from "../src/index.ts";
+import { createClient, InferenceError, Tensor, type InferenceClient, type InferResult } from "../src/index.ts";
 import { getEventListeners } from "node:events";
 import { deadlines } from "../src/transport/deadline-queue.ts";
 import { watchedTargets } from "../src/transport/abort-watch.ts";
@@ -51,20 +51,36 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
   });
   after(() => peer.close());
 
-  /** A client on one connection whose reused header is warm (a repeated request is the one queued compactly). */
-  async function warmClient() {
+  /**
+   * Runs `body` with a client on one connection whose reused header is warm (a repeated request is the one
+   * queued compactly) and whose connection is busy with `first` (value 1), held by the peer: every call the
+   * body makes waits in the client's queue until it releases the peer.
+   */
+  async function withBusyConnection(body: (client: InferenceClient, first: Promise<InferResult>) => Promise<void>): Promise<void> {
     const client = createClient({ url: peer.url, protocol: "http", connections: 1, retry: false });
-    for (let i = 0; i < 2; i++) assert.deepEqual(values(await client.infer("echo", [input([0])])), [0]);
-    peer.seen.length = 0;
-    return client;
-  }
-
-  test("fail at their deadline while queued (not before), are never sent, let go of their tensors; the pool watches them as one deadline", async () => {
-    const client = await warmClient();
     try {
+      for (let i = 0; i < 2; i++) assert.deepEqual(values(await client.infer("echo", [input([0])])), [0]);
+      peer.seen.length = 0;
       peer.state.hold = true;
       const first = client.infer("echo", [input([1])]);
       await until(() => peer.seen.length === 1, "the first request");
+      await body(client, first);
+    } finally {
+      peer.release();
+      await client.close();
+    }
+  }
+
+  /** Lets the client's released objects be collected (full GCs between turns). */
+  async function collect(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
+  }
+
+  test("fail at their deadline while queued (not before), are never sent, let go of their tensors; the pool watches them as one deadline", async () => {
+    await withBusyConnection(async (client, first) => {
       // Every request has the warm-up's shape: a new shape gets a new header, and its first request an Exchange.
       let data: Int32Array | undefined = Int32Array.from([7]);
       const dataRef = new WeakRef(data);
@@ -85,10 +101,7 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
         assert.match(error.message, /deadline of 60 ms exceeded/);
         assert.ok(ms >= 59, `failed ${ms.toFixed(1)} ms after the call, before its 60 ms deadline`);
       }
-      for (let i = 0; i < 3; i++) {
-        await new Promise((r) => setImmediate(r));
-        gc();
-      }
+      await collect();
       assert.ok(dataRef.deref() === undefined, "the timed-out request's tensor is not held by the queue");
       assert.equal(deadlines.size, 1, "the pool still watches the 20 s deadline");
       assert.equal(peer.seen.length, 1, "nothing else was sent while the connection was busy");
@@ -100,19 +113,12 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
       assert.deepEqual(peer.seen.map(firstValue), [1, 2, 4, 5], "FIFO, the timed-out requests never sent");
       assert.equal(deadlines.size, 0, "no deadline left once the calls ended");
       assert.deepEqual(client.endpoints().map((e) => e.outstanding), [0]);
-    } finally {
-      peer.release();
-      await client.close();
-    }
+    });
     assert.equal(deadlines.armed, false, "the shared timer is not left armed");
   });
 
   test("a request a connection takes keeps what is left of its deadline, not a fresh one", async () => {
-    const client = await warmClient();
-    try {
-      peer.state.hold = true;
-      const first = client.infer("echo", [input([1])]);
-      await until(() => peer.seen.length === 1, "the first request");
+    await withBusyConnection(async (client, first) => {
       const start = performance.now();
       const timed = client.infer("echo", [input([2])], { timeoutMs: 400 });
       await new Promise((r) => setTimeout(r, 250));
@@ -127,18 +133,11 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
       assert.ok(ms >= 399, `failed after ${ms.toFixed(1)} ms, before its deadline`);
       // With a fresh 400 ms on the connection it would fail 650 ms or more after the call.
       assert.ok(ms < 640, `failed after ${ms.toFixed(1)} ms: the 250 ms spent queued were not counted`);
-    } finally {
-      peer.release();
-      await client.close();
-    }
+    });
   });
 
   test("a shorter deadline after a longer one still ends first; callbacks and promises alike", async () => {
-    const client = await warmClient();
-    try {
-      peer.state.hold = true;
-      const first = client.infer("echo", [input([1])]);
-      await until(() => peer.seen.length === 1, "the first request");
+    await withBusyConnection(async (client, first) => {
       const order: string[] = [];
       const start = performance.now();
       const slow = client.infer("echo", [input([2])], { timeoutMs: 300 }).catch((e: unknown) => {
@@ -171,18 +170,11 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
       assert.deepEqual(values(await first), [1]);
       assert.deepEqual(values(await untimed), [5]);
       assert.deepEqual(peer.seen.map(firstValue), [1, 5]);
-    } finally {
-      peer.release();
-      await client.close();
-    }
+    });
   });
 
   test("requests sharing a signal wait under one watch; answered, they leave no watch or listener behind", async () => {
-    const client = await warmClient();
-    try {
-      peer.state.hold = true;
-      const first = client.infer("echo", [input([1])]);
-      await until(() => peer.seen.length === 1, "the first request");
+    await withBusyConnection(async (client, first) => {
       const stop = new AbortController();
       const calls = [2, 3, 4, 5, 6].map((v) => client.infer("echo", [input([v])], { signal: stop.signal, ...(v % 2 === 0 ? { timeoutMs: 20_000 } : {}) }));
       // As Exchanges they would be five targets of the signal's watchers.
@@ -194,18 +186,11 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
       assert.equal(getEventListeners(stop.signal, "abort").length, 0, "no listener left on the signal");
       assert.equal(deadlines.size, 0);
       assert.deepEqual(peer.seen.map(firstValue), [1, 2, 3, 4, 5, 6]);
-    } finally {
-      peer.release();
-      await client.close();
-    }
+    });
   });
 
   test("a signal that fires fails its queued requests at once (timed or not, promise or callback), never sent, tensors let go; the rest go on", async () => {
-    const client = await warmClient();
-    try {
-      peer.state.hold = true;
-      const first = client.infer("echo", [input([1])]);
-      await until(() => peer.seen.length === 1, "the first request");
+    await withBusyConnection(async (client, first) => {
       const stop = new AbortController();
       const other = new AbortController();
       let data: Int32Array | undefined = Int32Array.from([7]);
@@ -222,10 +207,7 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
       const outcomes = stopped.map((p) => failureAfter(p, performance.now()));
       stop.abort();
       for (const outcome of outcomes) assert.equal((await outcome).error.code, "cancelled");
-      for (let i = 0; i < 3; i++) {
-        await new Promise((r) => setImmediate(r));
-        gc();
-      }
+      await collect();
       assert.ok(dataRef.deref() === undefined, "the cancelled request's tensor is not held by the queue");
       assert.equal(deadlines.size, 0, "the cancelled timed request's deadline is not watched any longer");
       assert.equal(watchedTargets(other.signal), 1, "the other signal's request still waits");
@@ -236,18 +218,11 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
       assert.deepEqual(peer.seen.map(firstValue), [1, 2, 5, 6], "FIFO, the cancelled requests never sent");
       assert.equal(watchedTargets(other.signal), 0);
       assert.deepEqual(client.endpoints().map((e) => e.outstanding), [0]);
-    } finally {
-      peer.release();
-      await client.close();
-    }
+    });
   });
 
   test("a request a connection takes goes on watching its signal", async () => {
-    const client = await warmClient();
-    try {
-      peer.state.hold = true;
-      const first = client.infer("echo", [input([1])]);
-      await until(() => peer.seen.length === 1, "the first request");
+    await withBusyConnection(async (client, first) => {
       const stop = new AbortController();
       const call = client.infer("echo", [input([2])], { signal: stop.signal });
       const outcome = failureAfter(call, performance.now());
@@ -260,9 +235,6 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
       stop.abort();
       assert.equal((await outcome).error.code, "cancelled");
       assert.equal(watchedTargets(stop.signal), 0);
-    } finally {
-      peer.release();
-      await client.close();
-    }
+    });
   });
 });
