@@ -117,6 +117,17 @@ test("GET /metrics reports the same counters under Triton's names, with HELP and
   assert.ok(sample(families, "nv_cpu_memory_total_bytes", {}) > sample(families, "nv_cpu_memory_used_bytes", {}));
   const gpus = backendInfo().available.includes("cuda");
   if (!gpus) assert.ok(![...families.keys()].some((k) => k.startsWith("nv_gpu_")), "no GPU metrics without a GPU");
+  else {
+    // With a GPU (and nvidia-smi, as on any CUDA machine) each family has one sample per GPU the addon sees.
+    const devices = backendInfo().gpus.length;
+    for (const name of ["nv_gpu_utilization", "nv_gpu_memory_total_bytes", "nv_gpu_memory_used_bytes"]) {
+      const f = families.get(name);
+      assert.equal(f?.type, "gauge", name);
+      assert.equal(f!.samples.length, devices, `${name}: one sample per GPU`);
+      for (const smp of f!.samples) assert.match(smp.labels.gpu_uuid ?? "", /^GPU-/, `${name} is labelled with the GPU's uuid`);
+    }
+    assert.ok(families.get("nv_gpu_memory_total_bytes")!.samples.every((smp) => smp.value > 0), "GPU memory totals are positive");
+  }
 
   assert.equal((await fetch(srv.metricsUrl!.replace("/metrics", "/other"))).status, 404);
   assert.equal((await fetch(srv.metricsUrl!, { method: "POST" })).status, 405);
