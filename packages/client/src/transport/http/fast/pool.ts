@@ -396,16 +396,16 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
       this.#leaveQueue(run);
       return ex;
     }
-    // Empty: start over instead of letting the array grow.
+    // Empty: start over instead of letting the array grow (with #head at 0 nothing was queued since the last time).
     if (this.#head > 0) {
       this.#queue = [];
       this.#head = 0;
+      if (this.#dues.length > 0) this.#dues = [];
+      this.#lastDue = -Infinity;
+      this.#timedFrom = 0;
+      this.#timedFromRun = undefined;
     }
     this.#tailRun = this.#headRun = undefined;
-    if (this.#dues.length > 0) this.#dues = [];
-    this.#lastDue = -Infinity;
-    this.#timedFrom = 0;
-    this.#timedFromRun = undefined;
     return undefined;
   }
 
