@@ -191,7 +191,7 @@ test("http: calls answered before their deadline (on connections and queued) are
   try {
     peer.state.hold = true;
     let settled = 0;
-    // 12 calls on 4 connections: 8 wait in the queue (this peer answers a connection's requests ~40 ms apart).
+    // 12 calls on 4 connections: 8 wait in the queue (the peer holds every answer until released).
     const calls = Array.from({ length: 12 }, () => client.infer("echo", [int32], { timeoutMs: 1500 }).finally(() => settled++));
     await new Promise((r) => setTimeout(r, 50));
     // The 4 on connections each, and the pool once for the 8 it holds compactly (http-queued-deadlines-signals.test.ts).

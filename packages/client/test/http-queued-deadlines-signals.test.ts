@@ -237,4 +237,109 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
       assert.equal(watchedTargets(stop.signal), 0);
     });
   });
+
+  test("a seeded mix of 300 queued calls (deadlines in and out of order, three signals, callbacks, per-call headers) each end once, as their deadline and signal say", async () => {
+    // Every path of the queue: compact entries with and without deadlines and signals, Exchanges among them
+    // (per-call headers, out-of-order deadlines), deadlines passing while queued and after a connection took
+    // the call, two signals firing while their calls wait.
+    // mulberry32: the same mix on every run.
+    let seed = 0x5eed;
+    const random = (): number => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const ABORT_A_MS = 100;
+    const ABORT_B_MS = 220;
+    const RELEASE_MS = 400;
+    const MARGIN_MS = 25;
+    await withBusyConnection(async (client, first) => {
+      const signals = { A: new AbortController(), B: new AbortController(), C: new AbortController() };
+      type Plan = { value: number; signal: "A" | "B" | "C" | undefined; timeoutMs: number | undefined; callback: boolean; header: boolean };
+      type Outcome = { error: unknown; result: InferResult | undefined; ms: number; settled: number };
+      const plans: Plan[] = [];
+      const outcomes: Outcome[] = [];
+      const start = performance.now();
+      const done: Promise<void>[] = [];
+      for (let i = 0; i < 300; i++) {
+        const r = random();
+        const t = random();
+        const plan: Plan = {
+          value: i + 2,
+          signal: r < 0.2 ? "A" : r < 0.4 ? "B" : r < 0.6 ? "C" : undefined,
+          // Mostly deadlines that grow with the call's index (queued compactly, in deadline order, spanning the
+          // aborts and the release), some at random (earlier than the last: those wait as Exchanges).
+          timeoutMs: t < 0.4 ? 30 + Math.round(i * 1.5) : t < 0.55 ? 20 + Math.floor(random() * 500) : undefined,
+          callback: random() < 0.3,
+          header: random() < 0.1,
+        };
+        plans.push(plan);
+        const outcome: Outcome = { error: undefined, result: undefined, ms: NaN, settled: 0 };
+        outcomes.push(outcome);
+        const options = {
+          ...(plan.signal ? { signal: signals[plan.signal].signal } : {}),
+          ...(plan.timeoutMs !== undefined ? { timeoutMs: plan.timeoutMs } : {}),
+          ...(plan.header ? { headers: { "x-call": String(plan.value) } } : {}),
+        };
+        const end = (error: unknown, result: InferResult | undefined): void => {
+          outcome.settled++;
+          outcome.error = error;
+          outcome.result = result;
+          outcome.ms = performance.now() - start;
+        };
+        if (plan.callback) {
+          done.push(new Promise<void>((resolve) => client.inferCallback("echo", [input([plan.value])], (e, r) => (end(e, r), resolve()), options)));
+        } else {
+          done.push(client.infer("echo", [input([plan.value])], options).then((r) => end(null, r), (e: unknown) => end(e, undefined)));
+        }
+      }
+      setTimeout(() => signals.A.abort(), ABORT_A_MS);
+      setTimeout(() => signals.B.abort(), ABORT_B_MS);
+      setTimeout(() => peer.release(), RELEASE_MS);
+      await Promise.all(done);
+      assert.deepEqual(values(await first), [1]);
+      const sent = new Set(peer.seen.slice(1).map(firstValue));
+      const sentOrder = peer.seen.slice(1).map(firstValue);
+      assert.deepEqual(sentOrder, [...sentOrder].sort((a, b) => a - b), "requests go out in the order they were made");
+      plans.forEach((plan, i) => {
+        const o = outcomes[i]!;
+        const what = `call ${plan.value} (${JSON.stringify(plan)}) ended ${o.error ? `with ${String(o.error)}` : "answered"} at ${o.ms.toFixed(1)} ms`;
+        assert.equal(o.settled, 1, `${what}: settled ${o.settled} times`);
+        const abortAt = plan.signal === "A" ? ABORT_A_MS : plan.signal === "B" ? ABORT_B_MS : Infinity;
+        const deadline = plan.timeoutMs ?? Infinity;
+        if (o.error === null) {
+          assert.deepEqual(values(o.result!), [plan.value], `${what}: its own answer`);
+          assert.ok(sent.has(plan.value), `${what}: answered but never sent`);
+          assert.ok(abortAt === Infinity, `${what}: answered though its signal fired while it waited`);
+          return;
+        }
+        assert.ok(o.error instanceof InferenceError, `${what}: not an InferenceError`);
+        if (o.error.code === "cancelled") {
+          assert.ok(abortAt !== Infinity && o.ms >= abortAt - 1, `${what}: cancelled without its signal firing`);
+          assert.ok(deadline >= abortAt - MARGIN_MS, `${what}: cancelled, though its deadline came well before the abort`);
+        } else {
+          assert.equal(o.error.code, "deadline_exceeded", `${what}: unexpected error`);
+          assert.ok(o.ms >= deadline - 1, `${what}: failed before its deadline`);
+          assert.ok(deadline <= abortAt + MARGIN_MS, `${what}: timed out, though its signal fired well before`);
+        }
+        // Everything waited in the queue until the release: a call that ended before it was never sent.
+        if (o.ms < RELEASE_MS - MARGIN_MS) assert.ok(!sent.has(plan.value), `${what}: sent though it ended while queued`);
+        // Untimed calls without a fired signal are always answered (checked above by elimination).
+        assert.ok(deadline !== Infinity || abortAt !== Infinity, `${what}: failed with neither a deadline nor a fired signal`);
+      });
+      // Deadlines well before the release end queued; untimed calls on signal C or none are answered.
+      for (const [i, plan] of plans.entries()) {
+        const o = outcomes[i]!;
+        if (plan.signal !== "A" && plan.signal !== "B" && (plan.timeoutMs ?? Infinity) < RELEASE_MS - 100) {
+          assert.ok(o.error instanceof InferenceError && o.error.code === "deadline_exceeded", `call ${plan.value}: its ${plan.timeoutMs} ms deadline passed while it waited`);
+          assert.ok(o.ms < RELEASE_MS, `call ${plan.value}: its ${plan.timeoutMs} ms deadline ended it only at ${o.ms.toFixed(1)} ms, after the release`);
+        }
+        if (plan.signal !== "A" && plan.signal !== "B" && plan.timeoutMs === undefined) assert.equal(o.error, null, `call ${plan.value}: answered`);
+      }
+      assert.equal(deadlines.size, 0, "no deadline left");
+      for (const name of ["A", "B", "C"] as const) assert.equal(watchedTargets(signals[name].signal), 0, `nothing left watching signal ${name}`);
+      assert.deepEqual(client.endpoints().map((e) => e.outstanding), [0]);
+    });
+  });
 });
