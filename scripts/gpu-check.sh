@@ -24,8 +24,15 @@ step() {
 
 [ -f .gpu/node.xz ] && [ -f .gpu/tree.tar.xz ] || { echo "gpu-check: .gpu/ is missing: run scripts/gpu-bundle.sh here and carry .gpu" >&2; exit 2; }
 mkdir -p .tools/node_modules/node/bin
-xz -dc .gpu/node.xz >.tools/node_modules/node/bin/node && chmod +x .tools/node_modules/node/bin/node
-tar -xJf .gpu/tree.tar.xz
+if command -v xz >/dev/null; then
+  xz -dc .gpu/node.xz >.tools/node_modules/node/bin/node && tar -xJf .gpu/tree.tar.xz
+else
+  # A minimal image may lack the xz tool; its Python has lzma (the CUDA image's python3 does).
+  python3 -c 'import lzma, shutil, sys, tarfile
+shutil.copyfileobj(lzma.open(".gpu/node.xz"), open(".tools/node_modules/node/bin/node", "wb"))
+tarfile.open(".gpu/tree.tar.xz", "r:xz").extractall(".")'
+fi || { echo "gpu-check: could not unpack .gpu/" >&2; exit 2; }
+chmod +x .tools/node_modules/node/bin/node
 export IAAS_NODE="$PWD/.tools/node_modules/node/bin/node" IAAS_SKIP_APT=1 PATH="$PWD/.tools/node_modules/node/bin:$PATH"
 
 { nvidia-smi; nvcc --version; nproc; free -g; } >"$out/machine.txt" 2>&1
