@@ -40,7 +40,8 @@ export IAAS_NODE="$PWD/.tools/node_modules/node/bin/node" IAAS_SKIP_APT=1 PATH="
 step setup ./iaas --version >"$out/bench.log" 2>&1
 step backend-info node -e 'import("./packages/server-native/dist/index.js").then((m) => console.log(JSON.stringify(m.backendInfo(), null, 1)))' >>"$out/machine.txt" 2>&1
 step server-tests node --test --test-concurrency=8 --test-timeout=300000 packages/server-native/test/*.test.ts >"$out/server-tests.log" 2>&1
-bench=(./iaas bench -m dense_mlp --warmup-ms 1000 -p 2000 -r 6)
+# At most 4 windows of 2 s per level: the four sweeps end within about 5 minutes, well inside one call.
+bench=(./iaas bench -m dense_mlp --warmup-ms 1000 -p 2000 -r 4)
 step gpu-rows64 "${bench[@]}" -b 64 -c 1..64 --json "$out/gpu-dense-b64.json" >>"$out/bench.log" 2>&1
 step gpu-rows1 "${bench[@]}" -b 1 -c 1..64 --json "$out/gpu-dense-b1.json" >>"$out/bench.log" 2>&1
 step gpu-instances "${bench[@]}" -b 64 -c 8..32 --instances 1..2 --json "$out/gpu-dense-instances.json" >>"$out/bench.log" 2>&1
