@@ -30,3 +30,13 @@ export const headersTimeout = (ms: number): FastHttpError => new FastHttpError("
 export const bodyTimeout = (ms: number): FastHttpError => new FastHttpError("UND_ERR_BODY_TIMEOUT", `Body Timeout Error: no response body bytes for ${ms} ms (http.bodyTimeoutMs)`);
 
 export const clientClosed = (): FastHttpError => new FastHttpError("UND_ERR_CLOSED", "The client is closed");
+
+/**
+ * A queued request's body lost its bytes before a connection took it (the caller transferred the ArrayBuffer
+ * under its input): its head already gives the length it had, so it is failed instead of sent.
+ */
+export const bodyDetached = (): FastHttpError =>
+  new FastHttpError(
+    "UND_ERR_INVALID_ARG",
+    "request body detached: an input's ArrayBuffer was transferred while the request waited for a connection, so nothing was sent (a call's input data must stay in place until the call ends)",
+  );

@@ -3,7 +3,7 @@
 // dropped once idle longer than their keep-alive time (checked when taken, and by one unref'd sweep).
 import type { CollectedResponse } from "../dispatch.ts";
 import { FastConnection, type ConnectionOwner, type ConnectionSettings } from "./connection.ts";
-import { clientClosed } from "./errors.ts";
+import { bodyDetached, clientClosed } from "./errors.ts";
 import { CallbackExchange, Exchange, checkRequest, resolvablePromise, takenResolveFunction, type ExchangeFinish, type FastRequest, type RequestBody } from "./exchange.ts";
 import { unwatchAbort, watchAbort, type AbortTarget } from "../../abort-watch.ts";
 import { DEADLINE_PASSED } from "../../call-scope.ts";
@@ -61,6 +61,47 @@ class QueuedSignal implements AbortTarget {
     this.live = false;
     this.#pool.queuedSignalFired(this);
   }
+}
+
+/** A compact request's body as the queue holds it (queuedBody). */
+type QueuedBody = RequestBody | ArrayBuffer;
+
+/**
+ * Typed arrays up to this size may live inside their view object (V8 allocates the ArrayBuffer only when
+ * `.buffer` is read): for them the view is kept, as reading `.buffer` would make an object, not save one.
+ */
+const VIEW_MAX_IN_HEAP = 64;
+
+/**
+ * What the queue keeps of a compact request's body while it waits. A caller's tensor data is usually a typed
+ * array spanning the whole of its own ArrayBuffer; then the buffer alone is kept and the view object (~100 B
+ * a request) is let go: a caller that drops its inputs after calling (an event loop) frees it, and one that
+ * keeps them holds the same buffer anyway. A view over part of a buffer (a Buffer from Node's pool), a
+ * resizable or shared buffer, and small arrays are kept as they are.
+ */
+function queuedBody(body: RequestBody): QueuedBody {
+  if (body === null || typeof body === "string" || !ArrayBuffer.isView(body) || body.byteLength <= VIEW_MAX_IN_HEAP || body.byteOffset !== 0) return body;
+  const buffer = body.buffer;
+  return buffer instanceof ArrayBuffer && !buffer.resizable && buffer.byteLength === body.byteLength ? buffer : body;
+}
+
+/** The body to send for what queuedBody kept (a buffer transferred meanwhile: no bytes, as its view would have). */
+function sentBody(kept: QueuedBody): RequestBody {
+  if (!(kept instanceof ArrayBuffer)) return kept;
+  return kept.detached ? new Uint8Array(0) : new Uint8Array(kept);
+}
+
+/**
+ * Whether a body waiting in the queue lost its bytes (an ArrayBuffer transferred by the caller): sent, it
+ * would be shorter than its head says, and the server would wait for the rest. Only an empty view can be
+ * a detached one, so the usual body costs one length check.
+ */
+function detached(body: QueuedBody): boolean {
+  if (body === null || typeof body === "string") return false;
+  if (body instanceof ArrayBuffer) return body.detached;
+  if (ArrayBuffer.isView(body)) return body.byteLength === 0 && body.buffer instanceof ArrayBuffer && body.buffer.detached;
+  for (let i = 0; i < body.length; i++) if (detached(body[i]!)) return true;
+  return false;
 }
 
 export class FastPool implements ConnectionOwner, DeadlineTarget {
@@ -200,7 +241,7 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
       this.#timedWaiting++;
       if (this.deadlineSlot === 0) deadlines.add(this, timeoutMs);
     }
-    q.push(body, second);
+    q.push(queuedBody(body), second);
     this.#grow();
   }
 
@@ -234,7 +275,7 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
         deadlines.add(this, due - now);
         return;
       }
-      const ex = this.#compactExchange(run!, first as RequestBody, q[i + 1], undefined);
+      const ex = this.#compactExchange(run!, first as QueuedBody, q[i + 1], undefined);
       q[i] = q[i + 1] = undefined;
       this.#leaveQueue(run!);
       ex.fail(DEADLINE_PASSED);
@@ -280,7 +321,7 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
         continue;
       }
       if (first === undefined || first instanceof Exchange || run!.signal !== signal) continue;
-      const ex = this.#compactExchange(run!, first as RequestBody, q[i + 1], undefined);
+      const ex = this.#compactExchange(run!, first as QueuedBody, q[i + 1], undefined);
       q[i] = q[i + 1] = undefined;
       this.#leaveQueue(run!);
       ex.fail(reason);
@@ -298,7 +339,8 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
    * The Exchange of a compact request (its run, body and resolve function or context); `timeoutMs` from now.
    * Without `signal` (the default) it does not watch the run's signal: for a request failed from the queue.
    */
-  #compactExchange(run: QueueRun, body: RequestBody, second: unknown, timeoutMs: number | undefined, signal: AbortSignal | null = null): Exchange {
+  #compactExchange(run: QueueRun, kept: QueuedBody, second: unknown, timeoutMs: number | undefined, signal: AbortSignal | null = null): Exchange {
+    const body = sentBody(kept);
     return run.callback === undefined
       ? Exchange.compact(run.prefix, body, run.finish, second as (r: unknown) => void, this, timeoutMs, signal)
       : CallbackExchange.compactCallback(run.prefix, body, run.finish, run.callback, second, this, timeoutMs, signal);
@@ -370,6 +412,10 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
         if (first.settled) continue;
         first.queued = false;
         this.#waiting--;
+        if (detached(first.body)) {
+          first.fail(bodyDetached());
+          continue;
+        }
         return first;
       }
       if (first instanceof QueueRun) {
@@ -381,17 +427,17 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
       const second = q[i + 1];
       q[i] = q[i + 1] = undefined;
       // A timed one keeps what is left of its deadline; one whose deadline passed meanwhile (the pool's
-      // timer not run yet) fails now instead of being sent. One with a signal watches it from now on (before
+      // timer not run yet) fails now instead of being sent, as does one whose body was detached. One with a signal watches it from now on (before
       // the queue's watch may go, so the signal keeps its listener).
       const left = run.timed ? this.#dues[i >> 1]! - performance.now() : Infinity;
-      if (left <= 0) {
-        const late = this.#compactExchange(run, first as RequestBody, second, undefined);
+      if (left <= 0 || detached(first as QueuedBody)) {
+        const unsent = this.#compactExchange(run, first as QueuedBody, second, undefined);
         this.#leaveQueue(run);
-        late.fail(DEADLINE_PASSED);
+        unsent.fail(left <= 0 ? DEADLINE_PASSED : bodyDetached());
         continue;
       }
       const signal = run.signal;
-      const ex = this.#compactExchange(run, first as RequestBody, second, run.timed ? left : undefined, signal);
+      const ex = this.#compactExchange(run, first as QueuedBody, second, run.timed ? left : undefined, signal);
       if (signal !== null) watchAbort(signal, ex);
       this.#leaveQueue(run);
       return ex;
