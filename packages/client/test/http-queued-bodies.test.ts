@@ -1,18 +1,14 @@
 // What the HTTP queue (fast/pool.ts) keeps of a request body while the request waits for a connection: a
 // typed array spanning the whole of its own fixed-size ArrayBuffer is kept as that buffer, so the view object
 // is let go (an event loop that hands its tensor to infer and forgets it frees it); any other view is kept as
-// it is. Either way the bytes sent are the view's, and a buffer transferred while its request waits makes
-// that request fail at the server, not the client. Against the scripted loopback peer that answers as an
-// identity model ("echo") or with a 400 ("bad") and holds answers while told to.
+// it is. Either way the bytes sent are the view's; a request whose buffer was transferred while it waited
+// fails with a clear error and is never sent. Against the scripted loopback peer that answers as an
+// identity model ("echo") and holds answers while told to.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import v8 from "node:v8";
-import vm from "node:vm";
-import { createClient, InferenceError, Tensor, type InferenceClient, type InferResult } from "../src/index.ts";
+import { InferenceError, Tensor, type InferenceClient, type InferResult } from "../src/index.ts";
 import { holdingEchoPeer } from "./support/holding-echo-peer.ts";
-
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as () => void;
+import { collect, withBusyConnection as busyConnection } from "./support/busy-connection.ts";
 
 /** 64 INT32 values (256 B: more than V8 keeps inside a view) starting at `from`. */
 const ramp = (from: number) => Int32Array.from({ length: 64 }, (_, i) => from + i);
@@ -39,13 +35,6 @@ function settler<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: (
   return { promise, resolve, reject };
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe("HTTP: what a queued request keeps of its body", { timeout: 20_000 }, () => {
   let peer: Awaited<ReturnType<typeof holdingEchoPeer>>;
@@ -55,32 +44,21 @@ describe("HTTP: what a queued request keeps of its body", { timeout: 20_000 }, (
   after(() => peer.close());
 
   /**
-   * Runs `body` with a client on one connection whose reused headers for `models` are warm (so a repeated
-   * request is queued compactly) and whose connection is busy with a held request: every call the body
-   * makes waits in the client's queue until it releases the peer.
+   * Runs `body` with the reused headers of `models` warm and the connection busy with a held request: every
+   * call the body makes waits in the client's queue until it releases the peer.
    */
-  async function withBusyConnection(models: string[], body: (client: InferenceClient) => Promise<void>): Promise<void> {
-    const client = createClient({ url: peer.url, protocol: "http", connections: 1, retry: false });
-    try {
-      for (const model of models) for (let i = 0; i < 2; i++) await client.infer(model, [tensor(ramp(0))]).catch(() => undefined);
-      peer.seen.length = 0;
-      peer.state.hold = true;
-      const first = client.infer("echo", [tensor(ramp(1))]);
-      await until(() => peer.seen.length === 1, "the first request");
-      await body(client);
-      assert.deepEqual(values(await first), Array.from(ramp(1)));
-    } finally {
-      peer.release();
-      await client.close();
-    }
-  }
-
-  async function collect(): Promise<void> {
-    for (let i = 0; i < 3; i++) {
-      await new Promise((r) => setImmediate(r));
-      gc();
-    }
-  }
+  const withBusyConnection = (models: string[], body: (client: InferenceClient) => Promise<void>): Promise<void> =>
+    busyConnection(
+      peer,
+      async (client) => {
+        for (const model of models) for (let i = 0; i < 2; i++) await client.infer(model, [tensor(ramp(0))]).catch(() => undefined);
+      },
+      tensor(ramp(1)),
+      async (client, first) => {
+        await body(client);
+        assert.deepEqual(values(await first), Array.from(ramp(1)));
+      },
+    );
 
   test("a tensor spanning its own buffer: the view is let go while the request waits, every byte is still sent", async () => {
     await withBusyConnection(["echo"], async (client) => {

@@ -7,29 +7,18 @@
 // scripted loopback peer that answers as an identity model and holds answers while told to.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import v8 from "node:v8";
-import vm from "node:vm";
-import { createClient, InferenceError, Tensor, type InferenceClient, type InferResult } from "../src/index.ts";
+import { InferenceError, Tensor, type InferenceClient, type InferResult } from "../src/index.ts";
 import { getEventListeners } from "node:events";
 import { deadlines } from "../src/transport/deadline-queue.ts";
 import { watchedTargets } from "../src/transport/abort-watch.ts";
 import { holdingEchoPeer } from "./support/holding-echo-peer.ts";
+import { collect, until, withBusyConnection as busyConnection } from "./support/busy-connection.ts";
 import type { SeenRequest } from "./support/http-request-peer.ts";
-
-v8.setFlagsFromString("--expose-gc");
-const gc = vm.runInNewContext("gc") as () => void;
 
 const input = (values: number[]) => new Tensor("INPUT0", "INT32", [1, values.length], Int32Array.from(values));
 const values = (r: InferResult) => Array.from(r.outputs[0]!.data as Int32Array);
 const firstValue = (s: SeenRequest) => s.body.readInt32LE(Number(/\r\ninference-header-content-length: *(\d+)/i.exec(s.head)![1]));
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** Resolves with the call's error and how long after `start` it came (ms). */
 async function failureAfter(p: Promise<unknown>, start: number): Promise<{ error: InferenceError; ms: number }> {
@@ -52,32 +41,18 @@ describe("HTTP: queued requests with a deadline or a signal", () => {
   after(() => peer.close());
 
   /**
-   * Runs `body` with a client on one connection whose reused header is warm (a repeated request is the one
-   * queued compactly) and whose connection is busy with `first` (value 1), held by the peer: every call the
-   * body makes waits in the client's queue until it releases the peer.
+   * Runs `body` with the echo model's reused header warm and the connection busy with `first` (value 1),
+   * held by the peer: every call the body makes waits in the client's queue until it releases the peer.
    */
-  async function withBusyConnection(body: (client: InferenceClient, first: Promise<InferResult>) => Promise<void>): Promise<void> {
-    const client = createClient({ url: peer.url, protocol: "http", connections: 1, retry: false });
-    try {
-      for (let i = 0; i < 2; i++) assert.deepEqual(values(await client.infer("echo", [input([0])])), [0]);
-      peer.seen.length = 0;
-      peer.state.hold = true;
-      const first = client.infer("echo", [input([1])]);
-      await until(() => peer.seen.length === 1, "the first request");
-      await body(client, first);
-    } finally {
-      peer.release();
-      await client.close();
-    }
-  }
-
-  /** Lets the client's released objects be collected (full GCs between turns). */
-  async function collect(): Promise<void> {
-    for (let i = 0; i < 3; i++) {
-      await new Promise((r) => setImmediate(r));
-      gc();
-    }
-  }
+  const withBusyConnection = (body: (client: InferenceClient, first: Promise<InferResult>) => Promise<void>): Promise<void> =>
+    busyConnection(
+      peer,
+      async (client) => {
+        for (let i = 0; i < 2; i++) assert.deepEqual(values(await client.infer("echo", [input([0])])), [0]);
+      },
+      input([1]),
+      body,
+    );
 
   test("fail at their deadline while queued (not before), are never sent, let go of their tensors; the pool watches them as one deadline", async () => {
     await withBusyConnection(async (client, first) => {
