@@ -427,8 +427,8 @@ export class FastPool implements ConnectionOwner, DeadlineTarget {
       const second = q[i + 1];
       q[i] = q[i + 1] = undefined;
       // A timed one keeps what is left of its deadline; one whose deadline passed meanwhile (the pool's
-      // timer not run yet) fails now instead of being sent, as does one whose body was detached. One with a signal watches it from now on (before
-      // the queue's watch may go, so the signal keeps its listener).
+      // timer not run yet) fails now instead of being sent, as does one whose body was detached. One with
+      // a signal watches it from now on (before the queue's watch may go, so the signal keeps its listener).
       const left = run.timed ? this.#dues[i >> 1]! - performance.now() : Infinity;
       if (left <= 0 || detached(first as QueuedBody)) {
         const unsent = this.#compactExchange(run, first as QueuedBody, second, undefined);
